@@ -1,0 +1,40 @@
+"""Flask commands: `flask --app app create-user`, `seed-demo`, and the admin commands."""
+import click
+from sqlalchemy import func, select
+
+from tfa import users
+from tfa.extensions import db
+from tfa.models import ROLE_SYSADMIN, ROLE_USER, User
+
+DEMO_ACCOUNTS = (
+    ("admin@example.com", "Demo Admin", ROLE_SYSADMIN, "demo-admin-2fa"),
+    ("user@example.com", "Demo User", ROLE_USER, "demo-user-2fa"),
+)
+
+
+def init_app(app):
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--name", default="")
+    @click.option("--admin", is_flag=True, help="Make the user a system administrator.")
+    def create_user(email, password, name, admin):
+        """Create an account."""
+        try:
+            user = users.create_user(email, password, name=name, role=ROLE_SYSADMIN if admin else ROLE_USER)
+        except users.AccountError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Created {user.role} {user.email}")
+
+    @app.cli.command("seed-demo")
+    @click.option("--if-empty", is_flag=True, help="Only when there are no users yet.")
+    def seed_demo(if_empty):
+        """Create the demo accounts and print their passwords."""
+        if if_empty and db.session.scalar(select(func.count()).select_from(User)):
+            return
+        for email, name, role, password in DEMO_ACCOUNTS:
+            if users.by_email(email) is None:
+                users.create_user(email, password, name=name, role=role, check_policy=False)
+                click.echo(f"Demo {role}: {email} / {password}")
+            else:
+                click.echo(f"Demo {role} {email} exists already")

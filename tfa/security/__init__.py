@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("security", __name__)
+
+from tfa.security import routes  # noqa: E402,F401
