@@ -38,3 +38,17 @@ def init_app(app):
                 click.echo(f"Demo {role}: {email} / {password}")
             else:
                 click.echo(f"Demo {role} {email} exists already")
+
+    @app.cli.command("rotate-keys")
+    def rotate_keys():
+        """Re-encrypt every stored secret under the newest key of TFA_ENCRYPTION_KEYS."""
+        from tfa import crypto, keys
+
+        try:
+            count = keys.rotate_all()
+        except crypto.InvalidToken:
+            raise click.ClickException(
+                "A stored secret cannot be decrypted with any key in TFA_ENCRYPTION_KEYS; "
+                "nothing was changed. Keep the old key in the list (after the new one) and run it again."
+            ) from None
+        click.echo(f"Re-encrypted {count} stored secret{'' if count == 1 else 's'} under the newest key.")
