@@ -172,6 +172,15 @@ def admin(app):
 
 # --- A real SMTP server on loopback ------------------------------------------------------------
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @dataclass
 class CapturedMail:
     sender: str
@@ -223,9 +232,9 @@ def smtp_server():
             )
             return "250 OK"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+    server.port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=server.port)
     controller.start()
-    server.port = controller.server.sockets[0].getsockname()[1]
     yield server
     controller.stop()
 

@@ -1,5 +1,9 @@
 """The texts of verification messages: the code email and the SMS from the admin's template."""
+import re
+
 from flask import render_template
+
+_PLACEHOLDER = re.compile(r"\$\{(code|userEmail)\}")
 
 
 def verification_email(code: str, minutes: int) -> tuple[str, str, str]:
@@ -14,4 +18,6 @@ def verification_email(code: str, minutes: int) -> tuple[str, str, str]:
 
 def verification_sms(template: str, code: str, user_email: str) -> str:
     """The admin's SMS template with ${code} and ${userEmail} replaced — plain replacement only."""
-    return template.replace("${userEmail}", user_email).replace("${code}", code)
+    values = {"code": code, "userEmail": user_email}
+    # One pass, so a value that contains a placeholder is never substituted again.
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
