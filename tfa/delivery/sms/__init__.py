@@ -24,7 +24,7 @@ PROVIDER_CHOICES = {TWILIO: "Twilio", SNS: "AWS SNS", HTTP_GATEWAY: "HTTP gatewa
 HTTP_METHODS = ("POST", "PUT", "GET")
 # Secret field → stored as "<name>_encrypted" (a Fernet token as ASCII text).
 SECRET_FIELDS = ("twilio_auth_token", "sns_secret_key", "http_headers")
-# Seconds to wait for a provider; a code that arrives later than this is of little use.
+# Seconds to wait for a provider (SMS_TIMEOUT in the configuration overrides it).
 TIMEOUT = 10
 
 
@@ -106,6 +106,11 @@ def save_settings(new: SmsSettings, *, secrets: dict, clear=(), actor, client) -
                   details={"section": KEY, "changes": changes, "secrets_changed": changed_secrets})
     db.session.commit()
     return new
+
+
+def timeout() -> float:
+    """Seconds to wait for a provider before giving up."""
+    return float(current_app.config.get("SMS_TIMEOUT") or TIMEOUT)
 
 
 def outbox_allowed() -> bool:

@@ -74,10 +74,10 @@ class HttpGatewayProvider:
     name = "HTTP gateway"
 
     def __init__(self, settings):
-        from tfa.delivery.sms import TIMEOUT
+        from tfa.delivery.sms import timeout
 
         self.settings = settings
-        self.timeout = TIMEOUT
+        self.timeout = timeout()
 
     def build_request(self, phone: str, text: str) -> urllib.request.Request:
         s = self.settings

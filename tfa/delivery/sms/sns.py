@@ -24,10 +24,10 @@ class SnsProvider:
     name = "AWS SNS"
 
     def __init__(self, settings):
-        from tfa.delivery.sms import TIMEOUT
+        from tfa.delivery.sms import timeout
 
         self.settings = settings
-        self.timeout = TIMEOUT
+        self.timeout = timeout()
 
     def _client(self):
         s = self.settings

@@ -38,11 +38,11 @@ class TwilioProvider:
     name = "Twilio"
 
     def __init__(self, settings):
-        from tfa.delivery.sms import TIMEOUT
+        from tfa.delivery.sms import timeout
 
         self.settings = settings
         self.api_url = current_app.config.get("TWILIO_API_URL") or TWILIO_API_URL
-        self.timeout = TIMEOUT
+        self.timeout = timeout()
 
     def send(self, phone: str, text: str) -> None:
         """Send one SMS; raises DeliveryError on any failure."""
