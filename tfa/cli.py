@@ -12,6 +12,13 @@ DEMO_ACCOUNTS = (
 )
 
 
+def _user_or_fail(email):
+    user = users.by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}")
+    return user
+
+
 def init_app(app):
     @app.cli.command("create-user")
     @click.argument("email")
@@ -25,6 +32,20 @@ def init_app(app):
         except users.AccountError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"Created {user.role} {user.email}")
+
+    @app.cli.command("unlock")
+    @click.argument("email")
+    def unlock(email):
+        """Unlock an account locked by failed verifications."""
+        users.unlock(_user_or_fail(email))
+        click.echo(f"Unlocked {email}")
+
+    @app.cli.command("reset-2fa")
+    @click.argument("email")
+    def reset_2fa(email):
+        """Remove every second factor of an account (the user is told by email)."""
+        users.reset_two_factor(_user_or_fail(email))
+        click.echo(f"Two-factor authentication of {email} was reset")
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Only when there are no users yet.")

@@ -227,7 +227,7 @@ class CheckResult:
 
 def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> CheckResult:
     """Check the code for the pending method; counts failures and locks the account at the maximum."""
-    kind = pending.method
+    kind, pending_id = pending.method, pending.id
     user = db.session.get(User, pending.user_id)
     if user is None or not user.enabled:
         return CheckResult(error=ACCOUNT_DISABLED)
@@ -248,27 +248,27 @@ def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> Check
         code = codes.normalize_code(raw_code)
         if code is None:
             return CheckResult(error=CODE_FORMAT)
-        passed, error = _check_one_time_code(pending, kind, code)
+        passed, error = _check_one_time_code(pending_id, user.id, kind, code)
     if passed:
         db.session.commit()
         return CheckResult(ok=True)
-    return _count_failure(pending, user, kind, error, settings, client)
+    return _count_failure(pending_id, user, kind, error, settings, client)
 
 
-def _check_one_time_code(pending, kind, code) -> tuple[bool, str]:
-    method = methods.all_of(pending.user_id).get(kind)
+def _check_one_time_code(pending_id, user_id, kind, code) -> tuple[bool, str]:
+    method = methods.all_of(user_id).get(kind)
     if method is None:
         return False, CODE_INCORRECT
     if kind == TOTP:
         step = totp.matching_step(crypto.decrypt(method.secret_encrypted), code)
         return (step is not None and totp.consume_step(method.id, step)), CODE_INCORRECT
-    result = codes.check(pending.id, kind, method.destination, code)
+    result = codes.check(pending_id, kind, method.destination, code)
     if result.ok:
         return True, ""
     return False, {codes.EXPIRED: CODE_EXPIRED, codes.NOT_SENT: CODE_NOT_SENT}.get(result.outcome, CODE_INCORRECT)
 
 
-def _count_failure(pending, user, kind, error, settings, client) -> CheckResult:
+def _count_failure(pending_id, user, kind, error, settings, client) -> CheckResult:
     # One atomic increment, whatever the number of processes answering this user.
     count = db.session.execute(
         update(User)
@@ -279,7 +279,7 @@ def _count_failure(pending, user, kind, error, settings, client) -> CheckResult:
     events.record(events.FAILED_CODE, user=user, client=client, method=kind, details={"failures": count})
     first_failure = db.session.execute(
         update(PendingSignIn)
-        .where(PendingSignIn.id == pending.id, PendingSignIn.failure_notified.is_(False))
+        .where(PendingSignIn.id == pending_id, PendingSignIn.failure_notified.is_(False))
         .values(failure_notified=True)
     ).rowcount == 1
     locked_now = False

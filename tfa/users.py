@@ -86,3 +86,75 @@ def set_password(user: User, new: str) -> None:
     user.password_changed_at = utcnow()
     user.session_token = new_session_token()
     devices.forget_all(user)
+
+
+# --- Administration ---------------------------------------------------------------------------
+
+def set_enabled(user: User, enabled: bool, *, actor=None, client=events.NO_CLIENT) -> None:
+    """Disable or enable an account; disabling signs it out everywhere."""
+    from tfa import notify, sessions
+
+    if user.enabled == enabled:
+        return
+    if not enabled and actor is not None and getattr(actor, "id", None) == user.id:
+        raise AccountError("You cannot disable your own account")
+    user.enabled = enabled
+    if not enabled:
+        user.session_token = new_session_token()
+        sessions.end_sessions_of(user.id)
+    events.record(events.USER_ENABLED if enabled else events.USER_DISABLED, user=user, actor=actor, client=client)
+    db.session.commit()
+    notify.account_changed_by_admin(user, "your account was enabled" if enabled else "your account was disabled",
+                                    client=client)
+
+
+def unlock(user: User, *, actor=None, client=events.NO_CLIENT) -> bool:
+    """Lift a lockout and reset the failure count; False when the account was not locked."""
+    from tfa import notify
+
+    was_locked = user.is_locked
+    user.locked_at = None
+    user.failed_verifications = 0
+    events.record(events.UNLOCK, user=user, actor=actor, client=client)
+    db.session.commit()
+    if was_locked:
+        notify.account_changed_by_admin(user, "your account was unlocked", client=client)
+    return was_locked
+
+
+def reset_two_factor(user: User, *, actor=None, client=events.NO_CLIENT) -> None:
+    """Remove every method, code and remembered device of the user, and tell them."""
+    from tfa import methods, notify
+
+    methods.remove_all(user)
+    user.failed_verifications = 0
+    events.record(events.TWO_FACTOR_RESET, user=user, actor=actor, client=client)
+    db.session.commit()
+    notify.account_changed_by_admin(user, "two-factor authentication was reset", client=client)
+
+
+PAGE_SIZE = 50
+
+
+def list_for_admin(*, without_2fa: bool = False, page: int = 1, query: str = ""):
+    """A page of users (newest first) with their method kinds: ([(user, [kinds])], has_more)."""
+    from sqlalchemy import exists
+
+    from tfa.models import TwoFactorMethod
+
+    stmt = select(User).order_by(User.id.desc())
+    if without_2fa:
+        stmt = stmt.where(~exists().where(TwoFactorMethod.user_id == User.id))
+    if query:
+        stmt = stmt.where(User.email.contains(normalize_email(query)[:254], autoescape=True))
+    page = max(1, page)
+    rows = db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    kinds: dict[int, list[str]] = {u.id: [] for u in rows}
+    if rows:
+        for user_id, kind in db.session.execute(
+            select(TwoFactorMethod.user_id, TwoFactorMethod.kind).where(TwoFactorMethod.user_id.in_(kinds))
+        ):
+            kinds[user_id].append(kind)
+    return [(u, kinds[u.id]) for u in rows], has_more

@@ -149,6 +149,9 @@ def verify_code():
         signin.clear_pending(session)
         flash(signin.ACCOUNT_LOCKED, "error")
         return redirect_to(url_for("auth.login"))
+    pending, response = _pending_or_redirect()  # a parallel request may have finished it
+    if response:
+        return response
     form.code.errors.append(result.error)
     return _verify_panel(pending, form, status=429 if result.retry_after else 422)
 
