@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import (
     current_app,
     flash,
+    has_request_context,
     jsonify,
     make_response,
     redirect,
@@ -149,7 +150,7 @@ def init_app(app):
     @app.context_processor
     def template_globals():
         return {
-            "is_htmx": is_htmx(),
+            "is_htmx": has_request_context() and is_htmx(),
             "development": current_app.config["TFA_ENV"] == "development",
             "event_labels": events.LABELS,
             "method_labels": METHOD_LABELS,

@@ -30,7 +30,7 @@ def _page(form=None, status=200):
     page = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
     rows, has_more = users.list_for_admin(without_2fa=without_2fa, page=page)
     response = render(
-        "admin/users.html", status=status, rows=rows, has_more=has_more, page=page, without_2fa=without_2fa,
+        "admin/users.html", status=status, rows=rows, has_more=has_more, page_number=page, without_2fa=without_2fa,
         form=form or CreateUserForm(), action_form=UserActionForm(), method_order=METHOD_ORDER,
     )
     return response
