@@ -42,7 +42,9 @@ class WholeNumberField(StringField):
         self.data = int(raw)
 
     def pre_validate(self, form):
-        if self.data is None and not self.process_errors:
+        if self.process_errors:
+            raise StopValidation()  # the parse error is the message; no range check on nothing
+        if self.data is None:
             raise StopValidation("Enter a number")
 
     def _value(self):
@@ -63,6 +65,8 @@ def e164(value: str) -> str:
     """A phone number in E.164, or ValueError with a message for a person."""
     example = "Enter the number in international format, such as +14155552671"
     try:
+        if not value.isascii():  # phonenumbers would read other scripts' digits
+            raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.NOT_A_NUMBER, "")
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         raise ValueError(example) from None
