@@ -210,3 +210,34 @@ def test_production_refuses_the_development_secret_key(tmp_path):
 def test_production_sets_secure_cookies(tmp_path):
     app = build_app(f"sqlite:///{tmp_path / 'p.db'}", TFA_ENV="production", SECRET_KEY="x" * 40)
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_idle_session_expires(client, user):
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from tfa.types import utcnow
+
+    sign_in(client, user.email)
+    with freeze_time(utcnow() + timedelta(minutes=20)):
+        assert client.get("/account/security").status_code == 200
+    with freeze_time(utcnow() + timedelta(minutes=20 + 31)):
+        assert client.get("/account/security").status_code == 302
+
+
+def test_session_has_an_absolute_lifetime(client, user):
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from tfa.types import utcnow
+
+    sign_in(client, user.email)
+    start = utcnow()
+    # Active every 20 minutes, yet signed out after 12 hours.
+    for minutes in range(20, 12 * 60, 20):
+        with freeze_time(start + timedelta(minutes=minutes)):
+            assert client.get("/account/security").status_code == 200, minutes
+    with freeze_time(start + timedelta(hours=12, minutes=1)):
+        assert client.get("/account/security").status_code == 302
