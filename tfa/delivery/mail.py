@@ -185,6 +185,8 @@ def _reason(error: BaseException, settings: MailSettings) -> str:
         return "The mail server refused the sender address"
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return "The mail server does not support STARTTLS or login: check the Security setting"
+    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(error.__context__, TimeoutError):
+        return f"The mail server at {where} did not answer in time"
     if isinstance(error, smtplib.SMTPServerDisconnected):
         return f"The mail server at {where} closed the connection unexpectedly"
     if isinstance(error, smtplib.SMTPResponseException):
