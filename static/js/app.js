@@ -69,3 +69,6 @@
     region.replaceChildren(p);
   });
 })();
+
+// Controls that only matter without JavaScript (the Save button next to a switch) hide once it runs.
+document.documentElement.classList.add("js");

@@ -1,20 +1,128 @@
-"""The security page: password, two-factor methods, remembered devices, recent activity."""
-from flask import flash, session, url_for
+"""The security page: password, two-factor methods, remembered devices, recent activity.
+
+The method panels have their own views (two_factor.py, backup.py); this module holds the page, the
+password change, remembered devices, and what those views share: who is enrolling and how a panel
+is answered (the panel alone for HTMX, the whole page otherwise).
+"""
+from flask import abort, flash, session, url_for
 from flask_login import current_user, login_required, login_user
 
-from tfa import events, sessions, users
-from tfa.security import bp
-from tfa.security.forms import ChangePasswordForm
-from tfa.web import client, redirect_to, render
+from tfa import devices, enrollment, events, reauth, sessions, settings, users
+from tfa.extensions import db, login_manager
+from tfa.security import bp, panels
+from tfa.security.forms import ActionForm, ChangePasswordForm
+from tfa.web import client, is_htmx, no_store, redirect_to, render
+
+REAUTH_KEY = "reauth_at"
 
 
-def _page(status=200, password_form=None):
+@bp.after_request
+def never_cache(response):
+    # Panels show secrets, QR codes and backup codes; no cache may keep any page of this blueprint.
+    return no_store(response)
+
+
+def enrolling_user():
+    """The user whose methods the panel views show and change: the signed-in user.
+
+    The one place to swap for a page where someone not yet signed in sets up a method.
+    """
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
+    return current_user._get_current_object()
+
+
+def panel_urls(kind: str) -> dict:
+    return panels.urls_for(kind, "security.")
+
+
+def kind_from(slug: str) -> str:
+    """The method named in the URL, if it is turned on at platform level (404 otherwise)."""
+    kind = panels.KINDS.get(slug)
+    if kind is None or not settings.two_factor().method_enabled(kind):
+        abort(404)
+    return kind
+
+
+def recently_confirmed() -> bool:
+    """Whether the password was entered again within the last few minutes."""
+    return reauth.is_recent(session.get(REAUTH_KEY))
+
+
+def mark_confirmed() -> None:
+    session[REAUTH_KEY] = reauth.now()
+
+
+def _devices_context(user, s):
+    return {"show_devices": s.remember_device_days > 0, "devices": devices.list_for(user),
+            "devices_form": ActionForm(formdata=None)}
+
+
+def _page(status=200, password_form=None, panel_overrides=None):
+    user = current_user._get_current_object()
+    s = settings.two_factor()
+    held = held_codes(user)
+    method_panels = []
+    for kind in s.enabled_methods:
+        panel = (panel_overrides or {}).get(kind)
+        method_panels.append(panel or panels.build(user, kind, s, panel_urls(kind), codes=held if kind == "backup_codes" else None))
     return render(
         "security/security.html",
         status=status,
         password_form=password_form or ChangePasswordForm(),
-        activity=events.recent_for(current_user),
+        panels=method_panels,
+        activity=events.recent_for(user),
+        **_devices_context(user, s),
     )
+
+
+def respond_panel(kind, status=200, *, others=False, **values):
+    """Answer a panel view: the panel for HTMX (with the panels it affects), else the page."""
+    user = enrolling_user()
+    s = settings.two_factor()
+    if kind == "backup_codes" and "codes" not in values:
+        values["codes"] = held_codes(user)
+    panel = panels.build(user, kind, s, panel_urls(kind), **values)
+    if not is_htmx():
+        return _page(status, panel_overrides={kind: panel})
+    context = {"panel": panel, "others": []}
+    if others:
+        # Turning one method on or off changes the others (backup codes, main method) and the lists.
+        context["others"] = [
+            panels.build(user, k, s, panel_urls(k), oob=True, codes=held_codes(user) if k == "backup_codes" else None)
+            for k in s.enabled_methods if k != kind
+        ]
+        context.update(activity=events.recent_for(user), oob=True, **_devices_context(user, s))
+    return render("security/_panel_update.html", status=status, **context)
+
+
+def done(kind, message, *, others=True):
+    """A change succeeded: the updated panel for HTMX, else a redirect to the page (PRG)."""
+    if is_htmx():
+        return respond_panel(kind, others=others, notice=message)
+    if message:
+        flash(message, "success")
+    return redirect_to(url_for("security.security_page"))
+
+
+# Backup codes are kept, encrypted, in the server-side session only until the user has saved them.
+HELD_CODES_KEY = "backup_codes_to_show"
+HELD_CODES_SECONDS = 15 * 60
+
+
+def hold_codes(user, plain):
+    session[HELD_CODES_KEY] = enrollment.seal_codes(user.id, plain)
+
+
+def held_codes(user):
+    plain = enrollment.unseal_codes(user.id, session.get(HELD_CODES_KEY), HELD_CODES_SECONDS)
+    if plain is None and HELD_CODES_KEY in session:
+        session.pop(HELD_CODES_KEY)
+    return plain
+
+
+def release_codes():
+    session.pop(HELD_CODES_KEY, None)
 
 
 @bp.get("/account/security")
@@ -36,7 +144,34 @@ def change_password():
             sessions.end_sessions_of(current_user.id, keep_sid=session.sid)
             sessions.rotate(session)
             login_user(current_user)
+            mark_confirmed()
             flash("Your password was changed. Other sessions were signed out.", "success")
             return redirect_to(url_for("security.security_page"))
-    return render("security/security.html", "security/_password_form.html", status=422,
-                  password_form=form, activity=events.recent_for(current_user))
+    if is_htmx():
+        return render("security/_password_form.html", status=422, password_form=form)
+    return _page(422, password_form=form)
+
+
+def _devices_done(message):
+    if is_htmx():
+        user = current_user._get_current_object()
+        return render("security/_devices.html", notice=message, **_devices_context(user, settings.two_factor()))
+    flash(message, "success")
+    return redirect_to(url_for("security.security_page"))
+
+
+@bp.post("/account/security/devices/<int:device_id>/forget")
+@login_required
+def forget_device(device_id):
+    if not devices.forget(current_user, device_id, client=client()):
+        abort(404)
+    db.session.commit()
+    return _devices_done("The device was forgotten. It will need the second step at the next sign-in.")
+
+
+@bp.post("/account/security/devices/forget-all")
+@login_required
+def forget_all_devices():
+    devices.forget_all(current_user, client=client())
+    db.session.commit()
+    return _devices_done("Every remembered device was forgotten.")
