@@ -14,6 +14,7 @@ from tfa.security.forms import ActionForm, ChangePasswordForm
 from tfa.web import client, is_htmx, no_store, redirect_to, render
 
 REAUTH_KEY = "reauth_at"
+MAX_ID = 2**31 - 1  # larger ids cannot exist, and would overflow the database's integer
 
 
 @bp.after_request
@@ -163,7 +164,7 @@ def _devices_done(message):
 @bp.post("/account/security/devices/<int:device_id>/forget")
 @login_required
 def forget_device(device_id):
-    if not devices.forget(current_user, device_id, client=client()):
+    if device_id > MAX_ID or not devices.forget(current_user, device_id, client=client()):
         abort(404)
     db.session.commit()
     return _devices_done("The device was forgotten. It will need the second step at the next sign-in.")
