@@ -61,6 +61,9 @@ def create_app(config_class=None, **overrides):
     from tfa import cli
 
     cli.init_app(app)
+    from tfa import instrumentation  # opt-in counters for `make bench` (TFA_COUNT_SQL=1), off by default
+
+    instrumentation.init_app(app)
     return app
 
 
