@@ -81,6 +81,11 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "")
     MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    # Extra certificate authorities to trust for the mail server (verification is always on).
+    MAIL_CA_FILE = os.environ.get("MAIL_CA_FILE", "")
+    # SMS providers: seconds to wait, and another address for Twilio's API (a proxy, tests).
+    SMS_TIMEOUT = _int("SMS_TIMEOUT", 10)
+    TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "")
 
     TESTING = False
 
