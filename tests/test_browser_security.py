@@ -43,7 +43,8 @@ def kinds(app, user_id):
 
 def test_enable_the_authenticator_app(page, live_app, account):
     errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load" not in m.text else None)
+    page.on("response", lambda r: errors.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
     sign_in(page)
     expect(page.get_by_role("button", name="Save")).to_have_count(0)  # the no-JavaScript buttons hide
     totp = panel(page, "Authenticator app")
