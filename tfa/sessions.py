@@ -76,12 +76,15 @@ class ServerSessionInterface(SessionInterface):
         now = utcnow()
         user_id = _user_id(session)
         if session.id_hash is None or session.rotate_requested:
-            if session.id_hash is not None:
-                db.session.execute(delete(WebSession).where(WebSession.id_hash == session.id_hash))
             sid = secrets.token_urlsafe(32)
-            db.session.add(
-                WebSession(id_hash=_hash(sid), user_id=user_id, data=dict(session), created_at=now, last_seen_at=now)
-            )
+            values = dict(id_hash=_hash(sid), user_id=user_id, data=dict(session), created_at=now, last_seen_at=now)
+            # Renewing moves the row to the new identifier (the old one stops working) in one statement.
+            renamed = session.id_hash is not None and db.session.execute(
+                update(WebSession).where(WebSession.id_hash == session.id_hash).values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount == 1
+            if not renamed:
+                db.session.add(WebSession(**values))
             db.session.commit()
             session.sid = sid
             session.id_hash = _hash(sid)
