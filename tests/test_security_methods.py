@@ -8,7 +8,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, free_port, gen_user, post_form, sign_in
-from tests.factories import enable_platform, gen_email, gen_sms, gen_totp
+from tests.factories import enable_platform, gen_sms, gen_totp
 from tfa import methods, settings
 from tfa.extensions import db
 from tfa.methods import backup_codes, totp

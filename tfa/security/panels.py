@@ -10,7 +10,7 @@ from flask import current_app, url_for
 
 from tfa import enrollment, methods
 from tfa.models import BACKUP_CODES, EMAIL, METHOD_LABELS, SMS, TOTP
-from tfa.security.forms import ActionForm, CodeForm, ConfirmPasswordForm, EmailForm, PhoneForm, SwitchForm
+from tfa.security.forms import CodeForm, ConfirmPasswordForm, EmailForm, PhoneForm, SwitchForm
 
 # URL segments (kebab-case) of each method, and back.
 SLUGS = {TOTP: "authenticator-app", SMS: "sms", EMAIL: "email", BACKUP_CODES: "backup-codes"}
@@ -46,7 +46,6 @@ class Panel:
     destination_form: Any = None
     code_form: Any = None
     confirm_form: Any = None
-    action_form: Any = None
     totp: Any = None
     resend_in: int = 0
     is_main: bool = False
@@ -123,7 +122,6 @@ def build(user, kind: str, settings, urls: dict, *, state=None, codes=None, form
     panel.switch_form = _with_ids(forms.get("switch") or SwitchForm(formdata=None), slug)
     panel.switch_form.enabled.label.text = f"Enable {panel.label}"
     panel.switch_form.enabled.data = panel.switched_on
-    panel.action_form = _with_ids(ActionForm(formdata=None), slug)
     panel.code_form = _with_ids(forms.get("code") or CodeForm(formdata=None), slug)
     panel.confirm_form = _with_ids(forms.get("confirm") or ConfirmPasswordForm(formdata=None), slug)
     if panel.state == CONFIRM and panel.confirm_action:

@@ -60,7 +60,7 @@ def _devices_context(user, s):
 
 
 def _page(status=200, password_form=None, panel_overrides=None):
-    user = current_user._get_current_object()
+    user = enrolling_user()
     s = settings.two_factor()
     held = held_codes(user)
     method_panels = []
