@@ -115,7 +115,8 @@ def load_pending(session) -> tuple[PendingSignIn | None, bool]:
 def begin(user: User, session, settings, client, *, device_token: str | None = None) -> str:
     """After a correct password: SIGNED_IN, or VERIFY/SETUP with a pending sign-in in the session."""
     clear_pending(session)
-    if methods.has_second_factor(user.id, settings):
+    main = methods.main_method(user.id, settings)
+    if main is not None:
         if settings.remember_device_days > 0 and devices.is_remembered(user, device_token):
             db.session.commit()
             return SIGNED_IN
@@ -134,10 +135,10 @@ def begin(user: User, session, settings, client, *, device_token: str | None = N
         user_agent=(client.user_agent or "")[:255] or None,
     )
     if stage == STAGE_VERIFY:
-        pending.method = methods.main_method(user.id, settings).kind
+        pending.method = main.kind
     db.session.add(pending)
+    session[SESSION_KEY] = pending.id  # read before the commit expires the row
     db.session.commit()
-    session[SESSION_KEY] = pending.id
     return VERIFY if stage == STAGE_VERIFY else SETUP
 
 
