@@ -88,13 +88,14 @@ TOO_MANY_CHECKS = "Too many requests to check verification code"
 VERIFICATION_EXPIRED = "Verification time expired, sign in again"
 
 
-def clear_pending(session) -> None:
+def clear_pending(session, *, commit: bool = True) -> None:
     """End any pending sign-in held by this session: the one place that does it."""
     pending_id = session.pop(SESSION_KEY, None)
     if pending_id:
         codes.discard(pending_id)
         db.session.execute(delete(PendingSignIn).where(PendingSignIn.id == pending_id))
-        db.session.commit()
+        if commit:
+            db.session.commit()
 
 
 def load_pending(session) -> tuple[PendingSignIn | None, bool]:
@@ -304,7 +305,7 @@ def finish(pending: PendingSignIn, session, settings, client, *, remember: bool)
     """Complete a passed second step: ends the pending sign-in, resets counters; returns a device token."""
     user = db.session.get(User, pending.user_id)
     kind = pending.method
-    clear_pending(session)
+    clear_pending(session, commit=False)  # one transaction with complete(): nothing to reload in between
     token = None
     if remember and settings.remember_device_days > 0:
         token = devices.remember(user, settings.remember_device_days, client=client)
