@@ -145,8 +145,12 @@ def begin(user: User, session, settings, client, *, device_token: str | None = N
 
 def user_methods(pending: PendingSignIn, settings) -> list[str]:
     """The kinds the pending user can verify with, in display order."""
-    kinds = [m.kind for m in methods.active(pending.user_id, settings)]
-    if BACKUP_CODES in kinds and backup_codes.remaining(pending.user_id) == 0:
+    return _usable(pending.user_id, methods.active(pending.user_id, settings))
+
+
+def _usable(user_id: int, active) -> list[str]:
+    kinds = [m.kind for m in active]
+    if BACKUP_CODES in kinds and backup_codes.remaining(user_id) == 0:
         kinds.remove(BACKUP_CODES)
     return kinds
 
@@ -235,7 +239,8 @@ def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> Check
         return CheckResult(error=ACCOUNT_DISABLED)
     if user.is_locked:
         return CheckResult(error=ACCOUNT_LOCKED, locked=True)
-    if kind not in user_methods(pending, settings):
+    active = methods.active(user.id, settings)
+    if kind not in _usable(user.id, active):
         return CheckResult(error="This method is not available. Try another way.")
     if settings.check_limit_enabled:
         limit = limits.hit("code-check", f"{user.id}:{kind}", settings.check_limit_attempts, settings.check_limit_seconds)
@@ -250,17 +255,16 @@ def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> Check
         code = codes.normalize_code(raw_code)
         if code is None:
             return CheckResult(error=CODE_FORMAT)
-        passed, error = _check_one_time_code(pending_id, user.id, kind, code)
+        method = next(m for m in active if m.kind == kind)
+        passed, error = _check_one_time_code(pending_id, method, code)
     if passed:
         db.session.commit()
         return CheckResult(ok=True)
     return _count_failure(pending_id, user, kind, error, settings, client)
 
 
-def _check_one_time_code(pending_id, user_id, kind, code) -> tuple[bool, str]:
-    method = methods.all_of(user_id).get(kind)
-    if method is None:
-        return False, CODE_INCORRECT
+def _check_one_time_code(pending_id, method, code) -> tuple[bool, str]:
+    kind = method.kind
     if kind == TOTP:
         step = totp.matching_step(crypto.decrypt(method.secret_encrypted), code)
         return (step is not None and totp.consume_step(method.id, step)), CODE_INCORRECT
