@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from tfa import delivery
 from tfa.admin import bp
-from tfa.admin.forms import MailForm, SmsForm, TestEmailForm, TestSmsForm
+from tfa.admin.delivery_forms import MailForm, SmsForm, TestEmailForm, TestSmsForm
 from tfa.delivery import DeliveryError
 from tfa.delivery import mail as mail_delivery
 from tfa.delivery import sms as sms_delivery

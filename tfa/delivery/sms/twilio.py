@@ -2,11 +2,10 @@
 import logging
 
 import requests
+from flask import current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
-
-from flask import current_app
 
 from tfa.delivery import DeliveryError
 
