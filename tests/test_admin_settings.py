@@ -98,6 +98,7 @@ def test_admin_navigation_links_the_settings_pages(admin_client):
     assert '<a href="/admin/two-factor">Two-factor authentication</a>' in nav
     assert '<a href="/admin/mail" aria-current="page">Mail server</a>' in nav
     assert '<a href="/admin/sms">SMS provider</a>' in nav
+    assert '<a href="/admin/users">Users</a>' in nav
 
 
 def test_saving_stores_the_settings_and_records_the_change(admin_client, admin):

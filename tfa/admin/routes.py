@@ -12,7 +12,7 @@ NAVIGATION = (
     ("Two-factor authentication", "admin.two_factor_settings"),
     ("Mail server", "admin.mail_settings"),
     ("SMS provider", "admin.sms_settings"),
-    ("Users", "admin.users"),
+    ("Users", "admin.users_page"),
 )
 
 
