@@ -295,6 +295,15 @@ def test_resend_waits_for_the_retry_period(client, signed_in):
     assert outbox_count(PHONE) == 2
 
 
+def test_a_refused_send_keeps_the_number_the_code_went_to(client, signed_in):
+    start_sms(client, PHONE)
+    response = post(client, "/sms/send", {"destination": OTHER_PHONE})
+    assert response.status_code == 429
+    html = text(client.get(PAGE))
+    assert "A code was sent to <strong>+12015550123</strong>" in html and OTHER_PHONE not in html
+    assert outbox_count(OTHER_PHONE) == 0
+
+
 @pytest.mark.config(SEND_LIMIT_PER_HOUR=3)
 def test_hourly_cap_per_user(client, signed_in):
     settings.update_two_factor(retry_period=5)
@@ -337,6 +346,7 @@ def test_delivery_failure_is_shown_and_can_be_retried(app, client, user):
     second = post(client, "/email/send", {"destination": user.email})
     assert second.status_code == 422
     assert "You can request a new code" not in text(second)
+    assert "A code was sent to" not in text(second)
     assert len(events_of(user, "send_failed")) == 2
     assert not events_of(user, "failed_code")
     assert db.session.get(User, user.id).failed_verifications == 0

@@ -213,11 +213,7 @@ def send_code(user, kind: str, raw_destination: str | None, *, client, settings)
             # Changing where codes go needs the password again: the view starts it (start_destination).
             raise EnrollmentError("This change has expired. Choose the change again.", status=409)
         pending = _new_pending(user.id, kind)
-    if pending.destination != destination:
-        # The code sent to the old destination stops working: its hash is bound to it.
-        pending.destination = destination
-        db.session.commit()
-    return _deliver(user, pending, client=client, settings=settings)
+    return _deliver(user, pending, destination, client=client, settings=settings)
 
 
 def resend_code(user, kind: str, *, client, settings) -> Sent:
@@ -225,10 +221,10 @@ def resend_code(user, kind: str, *, client, settings) -> Sent:
     pending = pending_for(user.id, kind)
     if pending is None or pending.destination is None:
         raise EnrollmentError("Enter where to send the code first.", field="destination", status=409)
-    return _deliver(user, pending, client=client, settings=settings)
+    return _deliver(user, pending, pending.destination, client=client, settings=settings)
 
 
-def _limit_sends(user, pending, settings) -> None:
+def _limit_sends(user, pending, destination, settings) -> None:
     """Refuse a send inside the retry period or over the hourly caps."""
     wait = seconds_until_resend(pending, settings)
     if wait:
@@ -239,7 +235,7 @@ def _limit_sends(user, pending, settings) -> None:
         raise EnrollmentError(f"You can request a new code in {retry.retry_after} seconds",
                               status=429, retry_after=retry.retry_after)
     per_hour = current_app.config["SEND_LIMIT_PER_HOUR"]
-    for name, key in (("enroll-send-user", str(user.id)), ("enroll-send-destination", pending.destination)):
+    for name, key in (("enroll-send-user", str(user.id)), ("enroll-send-destination", destination)):
         result = limits.hit(name, key, per_hour, HOUR)
         if not result.allowed:
             minutes = math.ceil(result.retry_after / 60)
@@ -249,9 +245,11 @@ def _limit_sends(user, pending, settings) -> None:
             )
 
 
-def _deliver(user, pending: PendingEnrollment, *, client, settings) -> Sent:
-    _limit_sends(user, pending, settings)
-    kind, destination = pending.kind, pending.destination
+def _deliver(user, pending: PendingEnrollment, destination: str, *, client, settings) -> Sent:
+    _limit_sends(user, pending, destination, settings)
+    kind, pending_id, previous = pending.kind, pending.id, pending.destination
+    # A new destination: the code sent to the old one stops working (its hash is bound to it).
+    pending.destination = destination
     lifetime = settings.code_lifetime(kind)
     code = codes.issue(user.id, purpose=PURPOSE, context_id=pending.id, method=kind,
                        destination=destination, lifetime=lifetime)
@@ -265,7 +263,8 @@ def _deliver(user, pending: PendingEnrollment, *, client, settings) -> Sent:
     except delivery.DeliveryError as error:
         # Not a failed verification: the code is withdrawn and another send is allowed at once.
         db.session.rollback()
-        codes.discard(pending.id)
+        codes.discard(pending_id)
+        pending.destination = previous
         limits.clear("enroll-send-retry", f"{user.id}:{kind}", 1, settings.retry_period)
         events.record(events.SEND_FAILED, user=user, client=client, method=kind,
                       details={"purpose": PURPOSE, "error": str(error)[:200]})
