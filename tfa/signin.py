@@ -325,3 +325,25 @@ def finish(pending: PendingSignIn, session, settings, client, *, remember: bool)
 
 def pending_user(pending: PendingSignIn | None) -> User | None:
     return db.session.get(User, pending.user_id) if pending else None
+
+
+def setup_user(session) -> User | None:
+    """The user of a live pending sign-in that waits for a method to be set up (enforcement)."""
+    pending, _ = load_pending(session)
+    if pending is None or pending.stage != STAGE_SETUP:
+        return None
+    user = db.session.get(User, pending.user_id)
+    return user if user is not None and user.enabled and not user.is_locked else None
+
+
+def finish_setup(session, settings, client) -> User | None:
+    """Complete a forced setup once the user has a method; None while they have none."""
+    pending, _ = load_pending(session)
+    if pending is None or pending.stage != STAGE_SETUP:
+        return None
+    user = db.session.get(User, pending.user_id)
+    if not methods.has_second_factor(user.id, settings):
+        return None
+    clear_pending(session, commit=False)
+    complete(user, client, method=methods.main_method(user.id, settings).kind)
+    return user

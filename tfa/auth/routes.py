@@ -16,8 +16,13 @@ PENDING_ENDPOINTS = {
     "auth.login", "auth.logout", "auth.verify", "auth.verify_code", "auth.verify_resend", "auth.verify_methods",
     "auth.verify_choose", "auth.setup", "main.healthz", "static",
 }
-# The enrollment steps a user forced to set up a method may use (see setup()).
-SETUP_ENDPOINTS: set[str] = set()
+# The enrollment steps (the security page's panel views) a user forced to set up a method may use.
+SETUP_ENDPOINTS = {
+    "auth.setup_finish", "security.show_panel", "security.switch_method", "security.send_code",
+    "security.resend_code", "security.verify_code", "security.cancel_setup", "security.use_as_main",
+    "security.confirm_password", "security.regenerate_codes", "security.confirm_codes_saved",
+    "security.download_codes", "security.print_codes",
+}
 
 
 @bp.before_app_request
@@ -26,9 +31,11 @@ def hold_pending_sign_in():
     if signin.SESSION_KEY not in session:
         return None
     endpoint = request.endpoint or ""
-    if endpoint in PENDING_ENDPOINTS or endpoint in SETUP_ENDPOINTS:
+    if endpoint in PENDING_ENDPOINTS:
         return None
     pending, expired = signin.load_pending(session)
+    if pending is not None and pending.stage == signin.STAGE_SETUP and endpoint in SETUP_ENDPOINTS:
+        return None
     if pending is None:
         if expired:
             flash(signin.VERIFICATION_EXPIRED, "error")
@@ -215,10 +222,39 @@ def logout():
     return redirect_to(url_for("auth.login"))
 
 
+def _setup_user_or_redirect():
+    pending, expired = signin.load_pending(session)
+    user = signin.setup_user(session) if pending is not None else None
+    if user is None:
+        flash(signin.VERIFICATION_EXPIRED if expired else "Sign in first.", "error")
+        return None, redirect_to(url_for("auth.login"))
+    return user, None
+
+
+def _setup_page(user, status=200, message=None):
+    from tfa.security.routes import method_panels
+
+    s = settings.two_factor()
+    return no_store(render(
+        "auth/setup.html", status=status, panels=method_panels(user, s), message=message,
+        ready=signin.methods.has_second_factor(user.id, s), finish_form=ResendForm(),
+    ))
+
+
 @bp.get("/login/setup")
 def setup():
-    pending, expired = signin.load_pending(session)
-    if pending is None or pending.stage != signin.STAGE_SETUP:
-        flash(signin.VERIFICATION_EXPIRED if expired else "Sign in first.", "error")
-        return redirect_to(url_for("auth.login"))
-    return render("auth/setup.html")
+    user, response = _setup_user_or_redirect()
+    return response or _setup_page(user)
+
+
+@bp.post("/login/setup/finish")
+def setup_finish():
+    user, response = _setup_user_or_redirect()
+    if response:
+        return response
+    if not ResendForm().validate_on_submit():
+        return _setup_page(user, status=400)
+    finished = signin.finish_setup(session, settings.two_factor(), client())
+    if finished is None:
+        return _setup_page(user, status=422, message="Set up a method first: it is required to sign in.")
+    return _finish_sign_in(finished)

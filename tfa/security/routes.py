@@ -7,7 +7,7 @@ is answered (the panel alone for HTMX, the whole page otherwise).
 from flask import abort, flash, session, url_for
 from flask_login import current_user, login_required, login_user
 
-from tfa import devices, enrollment, events, reauth, sessions, settings, users
+from tfa import devices, enrollment, events, methods, reauth, sessions, settings, signin, users
 from tfa.extensions import db, login_manager
 from tfa.security import bp, panels
 from tfa.security.forms import ActionForm, ChangePasswordForm
@@ -24,13 +24,19 @@ def never_cache(response):
 
 
 def enrolling_user():
-    """The user whose methods the panel views show and change: the signed-in user.
-
-    The one place to swap for a page where someone not yet signed in sets up a method.
-    """
-    if not current_user.is_authenticated:
+    """The user whose methods the panel views show and change: the signed-in user, or the user
+    whose sign-in waits for them to set up a method (enforcement, /login/setup)."""
+    if current_user.is_authenticated:
+        return current_user._get_current_object()
+    user = signin.setup_user(session)
+    if user is None:
         abort(login_manager.unauthorized())
-    return current_user._get_current_object()
+    return user
+
+
+def in_setup() -> bool:
+    """Whether the panels are answering a forced setup at sign-in rather than the security page."""
+    return not current_user.is_authenticated
 
 
 def panel_urls(kind: str) -> dict:
@@ -59,19 +65,27 @@ def _devices_context(user, s):
             "devices_form": ActionForm(formdata=None)}
 
 
+def method_panels(user, s, panel_overrides=None):
+    """The panels of every platform-enabled method, in display order."""
+    held = held_codes(user)
+    return [
+        (panel_overrides or {}).get(kind)
+        or panels.build(user, kind, s, panel_urls(kind), codes=held if kind == "backup_codes" else None)
+        for kind in s.enabled_methods
+    ]
+
+
 def _page(status=200, password_form=None, panel_overrides=None):
     user = enrolling_user()
     s = settings.two_factor()
-    held = held_codes(user)
-    method_panels = []
-    for kind in s.enabled_methods:
-        panel = (panel_overrides or {}).get(kind)
-        method_panels.append(panel or panels.build(user, kind, s, panel_urls(kind), codes=held if kind == "backup_codes" else None))
+    if in_setup():
+        return render("auth/setup.html", status=status, panels=method_panels(user, s, panel_overrides),
+                      ready=methods.has_second_factor(user.id, s), finish_form=ActionForm())
     return render(
         "security/security.html",
         status=status,
         password_form=password_form or ChangePasswordForm(),
-        panels=method_panels,
+        panels=method_panels(user, s, panel_overrides),
         activity=events.recent_for(user),
         **_devices_context(user, s),
     )
@@ -103,7 +117,7 @@ def done(kind, message, *, others=True):
         return respond_panel(kind, others=others, notice=message)
     if message:
         flash(message, "success")
-    return redirect_to(url_for("security.security_page"))
+    return redirect_to(url_for("auth.setup" if in_setup() else "security.security_page"))
 
 
 # Backup codes are kept, encrypted, in the server-side session only until the user has saved them.
