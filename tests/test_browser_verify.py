@@ -107,3 +107,33 @@ def test_remembered_device_skips_the_second_step(page, enrolled):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Password and authentication")).to_be_visible()
+
+
+def test_sign_in_with_a_backup_code_from_the_downloaded_file(page, live_app):
+    with live_app.app_context():
+        enable_platform(backup_codes_count=5)
+        user = gen_user(email="casey@example.com")
+        totp = gen_totp(user)
+    password_step(page, "casey@example.com")
+    enter_code(page, totp.now())
+    backup = page.locator("section, article, div").filter(
+        has=page.get_by_role("switch", name="Enable Backup codes")).last
+    backup.get_by_role("switch", name="Enable Backup codes").check()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download (txt)").click()
+    with open(download_info.value.path()) as f:
+        codes = f.read().split()
+    assert len(codes) == 5
+    page.get_by_role("button", name="I have saved these codes").click()
+    sign_out(page)
+
+    password_step(page, "casey@example.com")
+    try_another_way(page, "Backup code")
+    enter_code(page, codes[3].upper(), label="Backup code")
+    sign_out(page)
+    # The same code a second time is refused.
+    password_step(page, "casey@example.com")
+    try_another_way(page, "Backup code")
+    page.get_by_label("Backup code").fill(codes[3])
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("Verification code is incorrect")).to_be_visible()
