@@ -66,37 +66,33 @@ def _target(user_id: int) -> User:
     return user
 
 
-@bp.post("/admin/users/<int:user_id>/disable")
-def disable_user(user_id):
+def _act(user_id, action, done_message):
+    """Run an admin action on a user (POST with CSRF), flash the outcome, back to the list."""
     user = _target(user_id)
     try:
-        users.set_enabled(user, False, actor=current_user, client=client())
+        action(user, actor=current_user, client=client())
     except users.AccountError as error:
         flash(str(error), "error")
     else:
-        flash(f"{user.email} was disabled.", "success")
+        flash(done_message.format(email=user.email), "success")
     return redirect_to(url_for("admin.users_page"))
+
+
+@bp.post("/admin/users/<int:user_id>/disable")
+def disable_user(user_id):
+    return _act(user_id, lambda u, **kw: users.set_enabled(u, False, **kw), "{email} was disabled.")
 
 
 @bp.post("/admin/users/<int:user_id>/enable")
 def enable_user(user_id):
-    user = _target(user_id)
-    users.set_enabled(user, True, actor=current_user, client=client())
-    flash(f"{user.email} was enabled.", "success")
-    return redirect_to(url_for("admin.users_page"))
+    return _act(user_id, lambda u, **kw: users.set_enabled(u, True, **kw), "{email} was enabled.")
 
 
 @bp.post("/admin/users/<int:user_id>/unlock")
 def unlock_user(user_id):
-    user = _target(user_id)
-    users.unlock(user, actor=current_user, client=client())
-    flash(f"{user.email} was unlocked.", "success")
-    return redirect_to(url_for("admin.users_page"))
+    return _act(user_id, users.unlock, "{email} was unlocked.")
 
 
 @bp.post("/admin/users/<int:user_id>/reset-2fa")
 def reset_two_factor(user_id):
-    user = _target(user_id)
-    users.reset_two_factor(user, actor=current_user, client=client())
-    flash(f"Two-factor authentication of {user.email} was reset.", "success")
-    return redirect_to(url_for("admin.users_page"))
+    return _act(user_id, users.reset_two_factor, "Two-factor authentication of {email} was reset.")

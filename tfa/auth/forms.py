@@ -19,5 +19,5 @@ class ChooseMethodForm(FlaskForm):
     method = HiddenField(validators=[DataRequired(), Length(max=16)])
 
 
-class ResendForm(FlaskForm):
-    pass
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token (resend, continue)."""

@@ -4,7 +4,7 @@ from flask_login import current_user, login_user, logout_user
 
 from tfa import events, sessions, settings, signin
 from tfa.auth import bp
-from tfa.auth.forms import ChooseMethodForm, LoginForm, ResendForm, VerifyForm
+from tfa.auth.forms import ChooseMethodForm, LoginForm, ActionForm, VerifyForm
 from tfa.extensions import db
 from tfa.methods import codes
 from tfa.models import BACKUP_CODES, EMAIL, SMS, User
@@ -126,7 +126,7 @@ def _verify_panel(pending, form=None, status=200, message=None):
     response = render(
         "auth/verify.html", "auth/_verify_panel.html", status=status,
         form=form, pending=pending, method=pending.method, sent_to=sent_to, resend_in=resend_in,
-        other_methods=[k for k in kinds if k != pending.method], resend_form=ResendForm(),
+        other_methods=[k for k in kinds if k != pending.method], resend_form=ActionForm(),
         remember_days=s.remember_device_days, message=message,
     )
     return no_store(response)
@@ -168,7 +168,7 @@ def verify_resend():
     pending, response = _pending_or_redirect()
     if response:
         return response
-    form = ResendForm()
+    form = ActionForm()
     if not form.validate_on_submit():
         return _verify_panel(pending, status=400)
     sent = signin.send_code(pending, settings.two_factor(), client(), config=current_app.config)
@@ -232,13 +232,9 @@ def _setup_user_or_redirect():
 
 
 def _setup_page(user, status=200, message=None):
-    from tfa.security.routes import method_panels
+    from tfa.security.routes import setup_page
 
-    s = settings.two_factor()
-    return no_store(render(
-        "auth/setup.html", status=status, panels=method_panels(user, s), message=message,
-        ready=signin.methods.has_second_factor(user.id, s), finish_form=ResendForm(),
-    ))
+    return setup_page(user, status, message=message)
 
 
 @bp.get("/login/setup")
@@ -252,7 +248,7 @@ def setup_finish():
     user, response = _setup_user_or_redirect()
     if response:
         return response
-    if not ResendForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         return _setup_page(user, status=400)
     finished = signin.finish_setup(session, settings.two_factor(), client())
     if finished is None:

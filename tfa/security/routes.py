@@ -75,12 +75,20 @@ def method_panels(user, s, panel_overrides=None):
     ]
 
 
+def setup_page(user, status=200, *, message=None, panel_overrides=None):
+    """The forced setup at sign-in (/login/setup): the same panels, and "Continue"."""
+    s = settings.two_factor()
+    return no_store(render(
+        "auth/setup.html", status=status, panels=method_panels(user, s, panel_overrides), message=message,
+        ready=methods.has_second_factor(user.id, s), finish_form=ActionForm(),
+    ))
+
+
 def _page(status=200, password_form=None, panel_overrides=None):
     user = enrolling_user()
     s = settings.two_factor()
     if in_setup():
-        return render("auth/setup.html", status=status, panels=method_panels(user, s, panel_overrides),
-                      ready=methods.has_second_factor(user.id, s), finish_form=ActionForm())
+        return setup_page(user, status, panel_overrides=panel_overrides)
     return render(
         "security/security.html",
         status=status,
