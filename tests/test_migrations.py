@@ -1,4 +1,6 @@
 """`flask db upgrade` gives exactly the schema of the models, on SQLite and on PostgreSQL."""
+import os
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -28,7 +30,7 @@ def test_sqlite_upgrade_matches_models(tmp_path):
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL tests need TEST_DATABASE_URL")
 def test_postgresql_upgrade_matches_models():
     admin = sa.create_engine(database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
-    name = "tfa_migration_test"
+    name = f"tfa_migration_test_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
