@@ -104,6 +104,7 @@ class Recorder:
         self.sql = {}  # step -> [statements]
         self.key_setups = {}  # worker pid -> [values seen]
         self.decrypts = {}  # step -> [count]
+        self.hash_cpu = {}  # step -> [seconds of password hashing CPU in the worker]
 
     def add(self, step, response, elapsed):
         self.latency.setdefault(step, []).append(elapsed)
@@ -116,10 +117,11 @@ class Recorder:
             if value not in values:
                 values.append(value)
             self.decrypts.setdefault(step, []).append(int(response.headers.get("X-Decrypts", "0")))
+            self.hash_cpu.setdefault(step, []).append(int(response.headers.get("X-Hash-CPU-us", "0")) / 1e6)
 
     def merge(self, other):
         for mine, theirs in ((self.latency, other["latency"]), (self.sql, other["sql"]),
-                             (self.decrypts, other["decrypts"])):
+                             (self.decrypts, other["decrypts"]), (self.hash_cpu, other["hash_cpu"])):
             for key, values in theirs.items():
                 mine.setdefault(key, []).extend(values)
         for pid, values in other["key_setups"].items():
@@ -127,7 +129,8 @@ class Recorder:
             mine.extend(v for v in values if v not in mine)
 
     def as_dict(self):
-        return {"latency": self.latency, "sql": self.sql, "key_setups": self.key_setups, "decrypts": self.decrypts}
+        return {"latency": self.latency, "sql": self.sql, "key_setups": self.key_setups, "decrypts": self.decrypts,
+                "hash_cpu": self.hash_cpu}
 
 
 def _expect(step, response, status, path=None):

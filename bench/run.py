@@ -210,6 +210,9 @@ def summarize_phase(result):
         out["server_cpu_s"] = _r(result["server_cpu_s"], 3)
         out["server_cpu_ms_per_unit"] = _r(1000 * result["server_cpu_s"] / flows) if flows else None
         out["driver_cpu_ms_per_unit"] = _r(1000 * result["driver_cpu_s"] / flows) if flows else None
+        if result.get("hash_cpu"):
+            hashing = sum(sum(v) for v in result["hash_cpu"].values())
+            out["hash_cpu_ms_per_unit"] = _r(1000 * hashing / flows) if flows else None
         # What the 2 cores could do if nothing else ran: bound by the server's and the driver's CPU.
         per_unit = (result["server_cpu_s"] + result["driver_cpu_s"]) / flows if flows else 0
         out["cpu_bound_per_s"] = _r(CORES / per_unit) if per_unit else None
@@ -360,9 +363,10 @@ def main_run(kind, redis_url, tmp, opts):
         out["counting_pass"] = {"completed": counted["flows"], "failures": counted["failures"],
                                 "failure_reasons": counted["reasons"]}
 
-        # 2. Timed flows, no instrumentation.
+        # 2. Timed flows. The counters stay on (a few microseconds a request) so that the workers
+        # report the CPU their Argon2id verifies took in this very run.
         out["flows"] = {}
-        with Server("app:app", env, logfile) as server:
+        with Server("app:app", dict(env, TFA_COUNT_SQL="1"), logfile) as server:
             # Warm-up: templates compiled, connections opened, in both workers.
             if not opts.smoke:
                 warm = run_driver(flows_args(server.port, users_file, cursor, 2, 5, 1, max_flows=3), 60)
@@ -439,10 +443,13 @@ def targets(run, argon):
     busy = "c4" if "c4" in run["flows"] else "c1"
     bare_cpu = run["bare"][busy if busy in run["bare"] else "c1"]["server_cpu_ms_per_unit"]
     flow_cpu = run["flows"][busy]["server_cpu_ms_per_unit"]
+    # The verify as it cost in the workers during this phase (memory-bound Argon2id costs more CPU
+    # when both cores hash at once than the idle reference); the reference when unavailable.
+    verify = run["flows"][busy].get("hash_cpu_ms_per_unit") or argon["cpu_ms"]
     if bare_cpu and flow_cpu:
-        value = flow_cpu - argon["cpu_ms"]
-        t["cpu"] = (value <= 12 * bare_cpu, f"{value:.1f} ms = {value / bare_cpu:.1f} × bare ({bare_cpu:.2f} ms)",
-                    f"≤ {12 * bare_cpu:.1f} ms")
+        value = flow_cpu - verify
+        t["cpu"] = (value <= 12 * bare_cpu, f"{flow_cpu:.1f} − {verify:.1f} = {value:.1f} ms = "
+                    f"{value / bare_cpu:.1f} × bare ({bare_cpu:.2f} ms)", f"≤ {12 * bare_cpu:.1f} ms")
     totp = run["flows"]["c1"]["steps"].get("totp", {}).get("p50")
     bare_p50 = run["bare"]["c1"]["steps"].get("bare", {}).get("p50")
     if totp and bare_p50:
@@ -484,7 +491,7 @@ def print_report(results):
           f"on {CORES} cores")
     for name, run in results["runs"].items():
         print(f"\n=== {name} ===")
-        print(f"{'phase':<8}{'flows/s':>9}{'done':>7}{'fail':>6}{'CPU ms/flow':>13}{'driver':>8}{'CPU-bound/s':>12}   "
+        print(f"{'phase':<8}{'flows/s':>9}{'done':>7}{'fail':>6}{'CPU ms/flow':>13}{'hash':>7}{'driver':>8}{'CPU-bound/s':>12}   "
               + "".join(f"{s + ' p50/p95/p99 ms':>30}" for s in driver.STEPS))
         for phase, p in run["flows"].items():
             cells = []
@@ -492,14 +499,15 @@ def print_report(results):
                 s = p["steps"].get(step)
                 cells.append(f"{s['p50']:.1f}/{s['p95']:.1f}/{s['p99']:.1f}" if s else "-")
             print(f"{phase:<8}{p['per_s']:>9.1f}{p['completed']:>7}{p['failures']:>6}"
-                  f"{p['server_cpu_ms_per_unit'] or 0:>13.1f}{p['driver_cpu_ms_per_unit'] or 0:>8.1f}"
+                  f"{p['server_cpu_ms_per_unit'] or 0:>13.1f}{p.get('hash_cpu_ms_per_unit') or 0:>7.1f}"
+                  f"{p['driver_cpu_ms_per_unit'] or 0:>8.1f}"
                   f"{p['cpu_bound_per_s'] or 0:>12.1f}   " + "".join(f"{c:>30}" for c in cells))
             for reason, count in p["failure_reasons"].items():
                 print(f"          failure: {reason} ×{count}")
         for phase, p in run["bare"].items():
             s = p["steps"].get("bare", {})
             print(f"bare {phase:<3}{p['per_s']:>9.1f}{p['completed']:>7}{p['failures']:>6}"
-                  f"{p['server_cpu_ms_per_unit'] or 0:>13.2f}{p['driver_cpu_ms_per_unit'] or 0:>8.2f}"
+                  f"{p['server_cpu_ms_per_unit'] or 0:>13.2f}{'':>7}{p['driver_cpu_ms_per_unit'] or 0:>8.2f}"
                   f"{p['cpu_bound_per_s'] or 0:>12.0f}   p50/p95/p99 {s.get('p50')}/{s.get('p95')}/{s.get('p99')} ms")
         print("SQL statements per request: " + ", ".join(
             f"{step} {v['max']}" + (f" (mean {v['mean']})" if v["min"] != v["max"] else "")

@@ -6,11 +6,14 @@ Each response then carries:
 - `X-Key-Setups`: keys built (HKDF derivations, Fernet and MultiFernet objects) by this process
   since it started serving; it stays 0 when keys are built once per process, as tfa.crypto intends;
 - `X-Decrypts`: secrets decrypted by the request;
-- `X-Worker-Pid`: the process that answered.
+- `X-Worker-Pid`: the process that answered;
+- `X-Hash-CPU-us`: CPU time (all threads) the request spent verifying or hashing passwords, so that
+  the cost of everything else can be told apart from Argon2id's.
 
 Nothing here changes what a request does; it only counts.
 """
 import os
+import time
 
 from flask import g, has_app_context
 from sqlalchemy import event
@@ -30,6 +33,24 @@ def _bump(name: str) -> None:
 
 def _count_statement(conn, cursor, statement, parameters, context, executemany):
     _bump("_tfa_sql_count")
+
+
+def _time_password_hashing():
+    from tfa import passwords
+
+    def timed(original):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if has_app_context():
+                    g._tfa_hash_cpu = g.get("_tfa_hash_cpu", 0.0) + time.process_time() - start
+
+        return wrapper
+
+    passwords.verify_password = timed(passwords.verify_password)
+    passwords.hash_password = timed(passwords.hash_password)
 
 
 def _count_key_setups():
@@ -66,6 +87,7 @@ def init_app(app):
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", _count_statement)
     _count_key_setups()
+    _time_password_hashing()
 
     # The session is saved after the after_request functions, so the header is set after it.
     interface = app.session_interface
@@ -77,5 +99,6 @@ def init_app(app):
         response.headers["X-Key-Setups"] = str(_state["key_setups"])
         response.headers["X-Decrypts"] = str(g.get("_tfa_decrypts", 0))
         response.headers["X-Worker-Pid"] = str(os.getpid())
+        response.headers["X-Hash-CPU-us"] = str(round(g.get("_tfa_hash_cpu", 0.0) * 1e6))
 
     interface.save_session = save_and_report
