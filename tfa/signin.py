@@ -45,11 +45,7 @@ def check_password(email: str, password: str, client, config) -> PasswordCheck:
             error=f"Too many sign-in attempts. Try again in {retry_after} seconds.", retry_after=retry_after
         )
     user = users.by_email(email) if len(email) <= 254 else None
-    password_hash = user.password_hash if user else None
-    # End the read before the slow hash: on SQLite an open read holds off every other process's
-    # writes for as long as it lasts. The user is read again, as it is now, when needed.
-    db.session.commit()
-    if not passwords.verify_password(password_hash, password):
+    if not passwords.verify_password(user.password_hash if user else None, password):
         if user is not None:
             events.record(events.FAILED_PASSWORD, user=user, client=client)
             db.session.commit()
