@@ -47,6 +47,14 @@ def init_app(app):
         users.reset_two_factor(_user_or_fail(email))
         click.echo(f"Two-factor authentication of {email} was reset")
 
+    @app.cli.command("purge-expired")
+    def purge_expired():
+        """Delete expired sessions, pending sign-ins and enrollments, and spent codes (run from cron)."""
+        from tfa import housekeeping
+
+        for kind, count in housekeeping.purge_expired().items():
+            click.echo(f"{count} {kind}")
+
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Only when there are no users yet.")
     def seed_demo(if_empty):

@@ -132,10 +132,3 @@ def end_sessions_of(user_id: int, keep_sid: str | None = None):
     if keep_sid:
         stmt = stmt.where(WebSession.id_hash != _hash(keep_sid))
     db.session.execute(stmt)
-
-
-def purge_expired(app):
-    """Delete sessions past the absolute lifetime."""
-    cutoff = utcnow() - timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
-    db.session.execute(delete(WebSession).where(WebSession.created_at < cutoff))
-    db.session.commit()
