@@ -145,10 +145,11 @@ def begin(user: User, session, settings, client, *, device_token: str | None = N
 
 def user_methods(pending: PendingSignIn, settings) -> list[str]:
     """The kinds the pending user can verify with, in display order."""
-    return _usable(pending.user_id, methods.active(pending.user_id, settings))
+    return usable_kinds(pending.user_id, methods.active(pending.user_id, settings))
 
 
-def _usable(user_id: int, active) -> list[str]:
+def usable_kinds(user_id: int, active) -> list[str]:
+    """The kinds of these active methods that can still be used (backup codes only while some remain)."""
     kinds = [m.kind for m in active]
     if BACKUP_CODES in kinds and backup_codes.remaining(user_id) == 0:
         kinds.remove(BACKUP_CODES)
@@ -240,7 +241,7 @@ def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> Check
     if user.is_locked:
         return CheckResult(error=ACCOUNT_LOCKED, locked=True)
     active = methods.active(user.id, settings)
-    if kind not in _usable(user.id, active):
+    if kind not in usable_kinds(user.id, active):
         return CheckResult(error="This method is not available. Try another way.")
     if settings.check_limit_enabled:
         limit = limits.hit("code-check", f"{user.id}:{kind}", settings.check_limit_attempts, settings.check_limit_seconds)

@@ -110,9 +110,9 @@ def _pending_or_redirect():
 
 def _verify_panel(pending, form=None, status=200, message=None):
     s = settings.two_factor()
-    user = db.session.get(User, pending.user_id)
-    kinds = signin.user_methods(pending, s)
-    method = next((m for m in signin.methods.active(user.id, s) if m.kind == pending.method), None)
+    active = signin.methods.active(pending.user_id, s)
+    kinds = signin.usable_kinds(pending.user_id, active)
+    method = next((m for m in active if m.kind == pending.method), None)
     form = form or VerifyForm()
     if pending.method == BACKUP_CODES:
         form.code.label.text = "Backup code"
@@ -122,7 +122,7 @@ def _verify_panel(pending, form=None, status=200, message=None):
     if pending.method in (SMS, EMAIL) and method is not None:
         last = codes.latest(pending.id, pending.method)
         sent_to = signin.mask_destination(pending.method, method.destination) if last else None
-        resend_in = codes.seconds_until_resend(pending.id, pending.method, s.retry_period)
+        resend_in = codes.wait_after(last, s.retry_period)
     response = render(
         "auth/verify.html", "auth/_verify_panel.html", status=status,
         form=form, pending=pending, method=pending.method, sent_to=sent_to, resend_in=resend_in,

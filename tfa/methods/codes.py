@@ -74,7 +74,11 @@ def latest(context_id: str, method: str) -> SentCode | None:
 
 def seconds_until_resend(context_id: str, method: str, retry_period: int) -> int:
     """How long before another code may be sent for this context and method (0: now)."""
-    sent = latest(context_id, method)
+    return wait_after(latest(context_id, method), retry_period)
+
+
+def wait_after(sent: SentCode | None, retry_period: int) -> int:
+    """Seconds left of the retry period that began when `sent` was sent (0: none was, or it is over)."""
     if sent is None:
         return 0
     wait = (sent.created_at + timedelta(seconds=retry_period) - utcnow()).total_seconds()
