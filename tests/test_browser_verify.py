@@ -1,7 +1,6 @@
 """Signing in with each second factor through the real pages in Chromium."""
 import re
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select

@@ -1,8 +1,7 @@
 """Enforcement: a user in scope without a method must set one up before anything else."""
-import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token, gen_admin, gen_user, post_form, sign_in
+from tests.conftest import gen_admin, post_form, sign_in
 from tests.factories import enable_platform, gen_totp
 from tfa.extensions import db
 from tfa.models import PendingEnrollment, TwoFactorMethod

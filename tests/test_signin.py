@@ -6,7 +6,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, csrf_token, gen_user, sign_in
+from tests.conftest import csrf_token, gen_user, sign_in
 from tests.factories import enable_platform, gen_backup_codes, gen_email, gen_sms, gen_totp
 from tfa.extensions import db
 from tfa.models import OutboxMessage, PendingSignIn, SecurityEvent, User

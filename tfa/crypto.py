@@ -67,7 +67,3 @@ def equals(a: str, b: str) -> bool:
     """Constant-time string comparison."""
     return hmac.compare_digest(a.encode(), b.encode())
 
-
-def generate_key() -> str:
-    """A new Fernet key, for TFA_ENCRYPTION_KEYS."""
-    return Fernet.generate_key().decode()

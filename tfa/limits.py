@@ -38,10 +38,6 @@ class RateLimits:
         stats = self.limiter.get_window_stats(item, k)
         return LimitResult(False, max(1, math.ceil(stats.reset_time - time.time())))
 
-    def test(self, name: str, key: str, amount: int, seconds: int) -> bool:
-        """Whether an attempt would be allowed, without counting one."""
-        return self.limiter.test(RateLimitItemPerSecond(amount, seconds), self._key(name, key))
-
     def clear(self, name: str, key: str, amount: int, seconds: int) -> None:
         self.limiter.clear(RateLimitItemPerSecond(amount, seconds), self._key(name, key))
 

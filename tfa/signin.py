@@ -214,6 +214,14 @@ def _deliver(kind, destination, code, user, settings):
         delivery.send_email(destination, subject, text, html)
 
 
+def send_code_if_needed(pending: PendingSignIn, settings, client, *, config) -> str | None:
+    """Send a code when the pending method is SMS or email (on arrival, or after switching to it);
+    returns the error to show, if any."""
+    if pending.method not in (SMS, EMAIL):
+        return None
+    return send_code(pending, settings, client, config=config).error
+
+
 def choose_method(pending: PendingSignIn, kind: str, settings) -> bool:
     """Switch the pending sign-in to another of the user's methods (the caller sends a code)."""
     if kind not in user_methods(pending, settings):
@@ -322,10 +330,6 @@ def finish(pending: PendingSignIn, session, settings, client, *, remember: bool)
     if token:
         notify.device_remembered(user, settings.remember_device_days, client=client)
     return token
-
-
-def pending_user(pending: PendingSignIn | None) -> User | None:
-    return db.session.get(User, pending.user_id) if pending else None
 
 
 def setup_user(session) -> User | None:

@@ -9,7 +9,7 @@ from tfa import users
 from tfa.admin import bp
 from tfa.extensions import db
 from tfa.models import METHOD_ORDER, ROLE_SYSADMIN, ROLE_USER, User
-from tfa.web import client, no_store, redirect_to, render
+from tfa.web import client, redirect_to, render
 
 
 class CreateUserForm(FlaskForm):

@@ -44,7 +44,7 @@ def hold_pending_sign_in():
     return redirect_to(url_for("auth.verify" if pending.stage == signin.STAGE_VERIFY else "auth.setup"))
 
 
-def _finish_sign_in(user, *, method=None, device_token=None):
+def _finish_sign_in(user, *, device_token=None):
     """Renew the session and sign the user in; returns the redirect."""
     next_url = safe_next(session.get(NEXT_KEY))
     session.clear()
@@ -81,18 +81,16 @@ def login():
             result.user, session, s, client(),
             device_token=request.cookies.get(current_app.config["REMEMBER_DEVICE_COOKIE_NAME"]),
         )
+        session[NEXT_KEY] = next_url
         if step == signin.SIGNED_IN:
             signin.complete(result.user, client())
-            session[NEXT_KEY] = next_url
             return _finish_sign_in(result.user)
-        session[NEXT_KEY] = next_url
         if step == signin.SETUP:
             return redirect_to(url_for("auth.setup"))
         pending, _ = signin.load_pending(session)
-        if pending.method in (SMS, EMAIL):
-            sent = signin.send_code(pending, s, client(), config=current_app.config)
-            if sent.error:
-                flash(sent.error, "error")
+        error = signin.send_code_if_needed(pending, s, client(), config=current_app.config)
+        if error:
+            flash(error, "error")
         return redirect_to(url_for("auth.verify"))
     status = 422 if form.errors else 200
     return render("auth/login.html", "auth/_login_form.html", status=status, form=form, next_url=next_url)
@@ -151,7 +149,7 @@ def verify_code():
     if result.ok:
         user = db.session.get(User, pending.user_id)
         token = signin.finish(pending, session, s, client(), remember=form.remember.data)
-        return _finish_sign_in(user, method=pending.method, device_token=token)
+        return _finish_sign_in(user, device_token=token)
     if result.locked:
         signin.clear_pending(session)
         flash(signin.ACCOUNT_LOCKED, "error")
@@ -202,11 +200,7 @@ def verify_choose():
     s = settings.two_factor()
     if not form.validate_on_submit() or not signin.choose_method(pending, form.method.data, s):
         return _verify_panel(pending, status=422, message="Choose one of your methods.")
-    message = None
-    if pending.method in (SMS, EMAIL):
-        sent = signin.send_code(pending, s, client(), config=current_app.config)
-        message = sent.error
-    return _verify_panel(pending, message=message)
+    return _verify_panel(pending, message=signin.send_code_if_needed(pending, s, client(), config=current_app.config))
 
 
 @bp.post("/logout")

@@ -1,6 +1,6 @@
 """Home, health check and the development outbox."""
 from flask import abort, current_app, redirect, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import text
 
 from tfa.delivery import outbox
