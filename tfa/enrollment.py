@@ -19,12 +19,10 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, select
 
-from tfa import crypto, delivery, events, limits, methods, notify
+from tfa import addresses, crypto, delivery, events, limits, methods, notify
 from tfa.delivery import messages
 from tfa.extensions import db
 from tfa.methods import backup_codes, codes, totp
@@ -167,23 +165,10 @@ def confirm_totp(user, raw_code: str | None, *, client, settings) -> TwoFactorMe
 
 def normalize_destination(kind: str, raw: str | None) -> str:
     """A phone number in E.164 or a normalised email address; EnrollmentError otherwise."""
-    raw = (raw or "").strip()
-    if kind == SMS:
-        if not raw or len(raw) > 32 or not raw.isascii() or not raw.startswith("+"):
-            raise EnrollmentError(INVALID_PHONE, field="destination")
-        try:
-            number = phonenumbers.parse(raw, None)
-        except phonenumbers.NumberParseException:
-            raise EnrollmentError(INVALID_PHONE, field="destination") from None
-        if not phonenumbers.is_valid_number(number):
-            raise EnrollmentError(INVALID_PHONE, field="destination")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if not raw or len(raw) > 254:
-        raise EnrollmentError(INVALID_EMAIL, field="destination")
     try:
-        return validate_email(raw, check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise EnrollmentError(INVALID_EMAIL, field="destination") from None
+        return addresses.e164(raw) if kind == SMS else addresses.email(raw)
+    except ValueError:
+        raise EnrollmentError(INVALID_PHONE if kind == SMS else INVALID_EMAIL, field="destination") from None
 
 
 def start_destination(user, kind: str) -> PendingEnrollment:

@@ -5,10 +5,9 @@ single key. Saving validates the whole object, across fields too, and records th
 """
 from dataclasses import asdict, dataclass, fields, replace
 
-from email_validator import EmailNotValidError, validate_email
 from flask import g
 
-from tfa import events
+from tfa import addresses, events
 from tfa.extensions import db
 from tfa.models import BACKUP_CODES, EMAIL, METHOD_ORDER, SMS, TOTP, Setting
 
@@ -133,9 +132,9 @@ def validate(s: TwoFactorSettings, *, mail_configured: bool, sms_configured: boo
         errors["enforce_enabled"] = "Enforcement needs at least one method turned on"
     if s.lockout_notification_email:
         try:
-            validate_email(s.lockout_notification_email, check_deliverability=False)
-        except EmailNotValidError:
-            errors["lockout_notification_email"] = "Enter a valid email address"
+            addresses.email(s.lockout_notification_email)
+        except ValueError as error:
+            errors["lockout_notification_email"] = str(error)
     return errors
 
 

@@ -1,10 +1,9 @@
 """Accounts: creation, lookup, password changes, and admin actions on them."""
 import secrets
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from tfa import events, passwords
+from tfa import addresses, events, passwords
 from tfa.extensions import db
 from tfa.models import ROLE_SYSADMIN, ROLE_USER, User
 from tfa.types import utcnow
@@ -25,13 +24,10 @@ def normalize_email(email: str) -> str:
 
 def valid_email(email: str) -> str:
     """The normalised address, or AccountError with a message."""
-    email = normalize_email(email)
-    if not email or len(email) > 254:
-        raise AccountError("Enter a valid email address")
     try:
-        return validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise AccountError("Enter a valid email address") from None
+        return addresses.email(email)
+    except ValueError as error:
+        raise AccountError(str(error)) from None
 
 
 def by_email(email: str) -> User | None:

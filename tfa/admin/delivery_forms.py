@@ -8,7 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 
-from tfa.admin.forms import WholeNumberField, e164, email_or_empty, strip
+from tfa.addresses import e164
+from tfa.admin.forms import WholeNumberField, email_or_empty, strip
 from tfa.delivery import mail as mail_delivery
 from tfa.delivery import sms as sms_delivery
 from tfa.delivery.sms import http_gateway

@@ -2,13 +2,12 @@
 shape of the input; the services (tfa.settings, tfa.delivery) own the rules that span fields."""
 import re
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 from wtforms.widgets import NumberInput
 
+from tfa import addresses
 from tfa.settings import ENFORCE_CHOICES, RANGES, SMS_TEMPLATE_MAX, TwoFactorSettings
 
 # Longer than any value a number field takes; longer input is "too large", not parsed.
@@ -54,23 +53,9 @@ def strip(value):
 def email_or_empty(form, field):
     if field.data:
         try:
-            validate_email(field.data, check_deliverability=False)
-        except EmailNotValidError:
-            raise ValidationError("Enter a valid email address") from None
-
-
-def e164(value: str) -> str:
-    """A phone number in E.164, or ValueError with a message for a person."""
-    example = "Enter the number in international format, such as +14155552671"
-    try:
-        if not value.isascii():  # phonenumbers would read other scripts' digits
-            raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.NOT_A_NUMBER, "")
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError(example) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("This is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            addresses.email(field.data)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
 
 # --- Two-factor authentication ------------------------------------------------------------------
