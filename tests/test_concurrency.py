@@ -84,3 +84,38 @@ def test_one_email_code_in_20_parallel_requests_signs_in_once(many):
         clients.append(c)
     statuses = _race(clients, code)
     assert statuses.count("signed in") == 1, statuses
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_right_and_wrong_codes_in_parallel_sign_in_once_without_errors(many, round_):
+    # Wrong codes count failures (user row, then pending sign-in) while the right one finishes the
+    # sign-in: both must take their locks in the same order, or PostgreSQL aborts one of them.
+    user = gen_user()
+    gen_email(user)
+    first = many.test_client()
+    sign_in(first, user.email)
+    body = db.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
+    code = next(w for w in body.split() if w.isdigit() and len(w) == 6)
+    wrong = "000000" if code != "000000" else "111111"
+    cookie = first.get_cookie("tfa_session").value
+    clients = []
+    for _ in range(PARALLEL):
+        c = many.test_client()
+        c.set_cookie("tfa_session", cookie)
+        clients.append(c)
+    tokens = [csrf_token(c.get("/login/verify")) for c in clients]
+    barrier = threading.Barrier(PARALLEL)
+    results = [None] * PARALLEL
+
+    def attempt(i):
+        barrier.wait()
+        response = clients[i].post("/login/verify", data={"csrf_token": tokens[i], "code": code if i % 2 else wrong})
+        results[i] = "signed in" if response.headers.get("Location") == "/" else response.status_code
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(PARALLEL)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results.count("signed in") == 1, results
+    assert all(r == "signed in" or 400 <= r < 500 or r == 303 for r in results), results

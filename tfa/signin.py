@@ -62,11 +62,16 @@ def check_password(email: str, password: str, client, config) -> PasswordCheck:
 
 
 def complete(user: User, client, *, method: str | None = None) -> None:
-    """Record a finished sign-in: counters reset, last sign-in time, event."""
+    """Record a finished sign-in and commit."""
+    _record_sign_in(user, client, method)
+    db.session.commit()
+
+
+def _record_sign_in(user: User, client, method: str | None) -> None:
+    """Counters reset, last sign-in time, event (the caller commits)."""
     user.last_sign_in_at = utcnow()
     user.failed_verifications = 0
     events.record(events.SIGN_IN, user=user, client=client, method=method)
-    db.session.commit()
 
 
 # --- The pending sign-in ----------------------------------------------------------------------
@@ -243,7 +248,9 @@ class CheckResult:
 def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> CheckResult:
     """Check the code for the pending method; counts failures and locks the account at the maximum."""
     kind, pending_id = pending.method, pending.id
-    user = db.session.get(User, pending.user_id)
+    # Every check of this user's codes takes the user row first (and finish() too): PostgreSQL
+    # transactions then lock in one order and never deadlock; SQLite serialises writes anyway.
+    user = db.session.get(User, pending.user_id, with_for_update=True)
     if user is None or not user.enabled:
         return CheckResult(error=ACCOUNT_DISABLED)
     if user.is_locked:
@@ -318,13 +325,16 @@ def finish(pending: PendingSignIn, session, settings, client, *, remember: bool)
     """Complete a passed second step: ends the pending sign-in, resets counters; returns a device token."""
     user = db.session.get(User, pending.user_id)
     kind = pending.method
-    clear_pending(session, commit=False)  # one transaction with complete(): nothing to reload in between
+    # The user row first, as check_code() takes it: one lock order for every transaction here.
+    _record_sign_in(user, client, kind)
+    db.session.flush()
+    clear_pending(session, commit=False)
     token = None
     if remember and settings.remember_device_days > 0:
         token = devices.remember(user, settings.remember_device_days, client=client)
     if kind == BACKUP_CODES:
         events.record(events.BACKUP_CODE_USED, user=user, client=client, method=kind)
-    complete(user, client, method=kind)
+    db.session.commit()
     if kind == BACKUP_CODES:
         notify.backup_code_used(user, backup_codes.remaining(user.id), client=client)
     if token:
@@ -349,6 +359,8 @@ def finish_setup(session, settings, client) -> User | None:
     user = db.session.get(User, pending.user_id)
     if not methods.has_second_factor(user.id, settings):
         return None
+    _record_sign_in(user, client, methods.main_method(user.id, settings).kind)
+    db.session.flush()  # the user row first, as in finish()
     clear_pending(session, commit=False)
-    complete(user, client, method=methods.main_method(user.id, settings).kind)
+    db.session.commit()
     return user
