@@ -319,5 +319,5 @@ def explain_sign_in(env, person) -> list[dict]:
 
 
 # Tables that grow with use: a lookup on them without an index is a finding.
-GROWING_TABLES = ("users", "two_factor_methods", "security_events", "web_sessions", "pending_sign_ins",
+GROWING_TABLES = ("users", "two_factor_methods", "security_events", "web_sessions",
                   "sent_codes", "backup_codes", "remembered_devices", "pending_enrollments")

@@ -5,7 +5,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
 
 from tests.conftest import TEST_DATABASE_URL, build_app
 from tfa.config import database_url
@@ -14,8 +13,9 @@ from tfa.extensions import db
 
 def _schema_diff(url):
     app = build_app(url)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
     with app.app_context():
-        upgrade()
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(context, db.metadata)

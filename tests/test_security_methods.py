@@ -7,7 +7,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, free_port, gen_user, post_form, sign_in
+from tests.conftest import PASSWORD, csrf_token, free_port, gen_user, post_form, sign_in
 from tests.factories import enable_platform, gen_sms, gen_totp
 from tfa import methods, settings
 from tfa.extensions import db
@@ -132,10 +132,14 @@ def test_enable_authenticator_app_without_javascript(client, signed_in):
     assert response.status_code == 303
     assert "Authenticator app is on." in text(client.get(PAGE))
     method = methods.all_of(signed_in.id)[TOTP]
-    assert method.is_main and method.last_used_step is not None
-    # The code used to enroll cannot be replayed at sign-in.
-    assert totp.matching_step(key, code) == method.last_used_step
-    assert not totp.consume_step(method.id, method.last_used_step)
+    assert method.is_main
+    # The step of the code used to enroll is recorded: sign-in will not accept that code again.
+    db.session.refresh(signed_in)
+    assert signed_in.totp_last_step == totp.matching_step(key, code)
+    client.post("/logout", data={"csrf_token": csrf_token(client.get(PAGE))})
+    assert sign_in(client, signed_in.email).headers["Location"] == "/login/verify"
+    replay = client.post("/login/verify", data={"csrf_token": csrf_token(client.get("/login/verify")), "code": code})
+    assert replay.status_code == 422 and "Verification code is incorrect" in text(replay)
     assert events_of(signed_in, "method_enabled")
     assert db.session.scalar(select(PendingEnrollment)) is None
     assert "secret-key" not in text(client.get(PAGE))  # the key is not shown again

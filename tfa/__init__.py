@@ -27,11 +27,10 @@ def create_app(config_class=None, **overrides):
         )
 
     from tfa import crypto, limits, passwords, web
-    from tfa.extensions import csrf, db, login_manager, mail, migrate
+    from tfa.extensions import csrf, db, login_manager, mail
     from tfa.sessions import ServerSessionInterface
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
     login_manager.init_app(app)

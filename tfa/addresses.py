@@ -3,8 +3,7 @@
 One place for both, so that enrollment, accounts and the admin pages accept the same input.
 Other scripts' digits are refused: phonenumbers would read them as ASCII digits.
 """
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+# phonenumbers and email_validator are imported where used: deferred to keep workers small.
 
 INVALID_EMAIL = "Enter a valid email address"
 PHONE_FORMAT = "Enter the number in international format, such as +14155552671"
@@ -13,6 +12,8 @@ INVALID_PHONE = "This is not a valid phone number"
 
 def email(raw: str | None) -> str:
     """A trimmed, validated, lower-cased address, or ValueError with a message for a person."""
+    from email_validator import EmailNotValidError, validate_email
+
     raw = (raw or "").strip()
     if not raw or len(raw) > 254:
         raise ValueError(INVALID_EMAIL)
@@ -24,6 +25,8 @@ def email(raw: str | None) -> str:
 
 def e164(raw: str | None) -> str:
     """A phone number in E.164 (international, with +country code), or ValueError with a message."""
+    import phonenumbers
+
     raw = (raw or "").strip()
     if not raw or len(raw) > 32 or not raw.isascii() or not raw.startswith("+"):
         raise ValueError(PHONE_FORMAT)

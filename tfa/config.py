@@ -58,6 +58,9 @@ class Config:
     REMEMBER_DEVICE_COOKIE_NAME = "tfa_device"
 
     WTF_CSRF_TIME_LIMIT = None  # bounded by the session lifetime instead
+    # Each process keeps the platform settings this long before reading them again; a change made
+    # in one process is seen at once there and within this time by the others. 0: read per request.
+    SETTINGS_CACHE_SECONDS = _int("SETTINGS_CACHE_SECONDS", 5)
 
     # Argon2id; argon2-cffi's defaults are RFC 9106's low-memory profile.
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)

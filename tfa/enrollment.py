@@ -158,7 +158,7 @@ def confirm_totp(user, raw_code: str | None, *, client, settings) -> TwoFactorMe
     if not _take_pending(pending):
         raise EnrollmentError(NOT_SENT)
     # The step just used is recorded: the same code cannot pass the sign-in step afterwards.
-    return methods.enable(user, TOTP, client=client, secret_encrypted=secret_encrypted, last_used_step=step)
+    return methods.enable(user, TOTP, client=client, secret_encrypted=secret_encrypted, totp_step=step)
 
 
 # --- SMS and email ----------------------------------------------------------------------------------

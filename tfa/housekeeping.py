@@ -1,4 +1,4 @@
-"""Deleting what has expired: sessions, pending sign-ins and enrollments, sent codes.
+"""Deleting what has expired: sessions (with any pending sign-in in them), enrollments, sent codes.
 
 Everything here is already refused once expired; deleting it keeps the tables small, so that a
 flood of anonymous visits (each sign-in page opens a session for its CSRF token) cannot grow them
@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import delete, or_
 
 from tfa.extensions import db
-from tfa.models import PendingEnrollment, PendingSignIn, SentCode, WebSession
+from tfa.models import PendingEnrollment, SentCode, WebSession
 from tfa.types import utcnow
 
 
@@ -23,7 +23,6 @@ def purge_expired() -> dict[str, int]:
         "sessions": db.session.execute(
             delete(WebSession).where(or_(WebSession.last_seen_at < now - idle, WebSession.created_at < now - absolute))
         ).rowcount,
-        "pending sign-ins": db.session.execute(delete(PendingSignIn).where(PendingSignIn.expires_at < now)).rowcount,
         "pending enrollments": db.session.execute(
             delete(PendingEnrollment).where(PendingEnrollment.expires_at < now)
         ).rowcount,

@@ -52,8 +52,14 @@ class User(UserMixin, db.Model):
     # Part of the Flask-Login id: rotating it signs the user out everywhere.
     session_token: Mapped[str] = mapped_column(String(64))
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The second step's state, in the one row every check of this user's codes updates (so that
+    # checks in parallel, in any number of processes, are serialised on it): failures in a row,
+    # the lock, the last accepted authenticator-app step (replay guard), and the pending sign-in
+    # whose failure was last mailed (at most one mail per attempt).
     failed_verifications: Mapped[int] = mapped_column(Integer, default=0)
     locked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[Optional[int]] = mapped_column(BigInteger)
+    failure_notified_for: Mapped[Optional[str]] = mapped_column(String(64))
     last_sign_in_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -88,9 +94,8 @@ class TwoFactorMethod(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     is_main: Mapped[bool] = mapped_column(Boolean, default=False)
-    # TOTP only: the secret, encrypted (tfa.crypto), and the last accepted 30-second step.
+    # TOTP only: the secret, encrypted (tfa.crypto); its last accepted step is User.totp_last_step.
     secret_encrypted: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
-    last_used_step: Mapped[Optional[int]] = mapped_column(BigInteger)
     # SMS: E.164 phone number; email: address.
     destination: Mapped[Optional[str]] = mapped_column(String(254))
     enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -130,29 +135,13 @@ class SentCode(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))  # "signin" or "enroll"
-    context_id: Mapped[str] = mapped_column(String(64))  # PendingSignIn.id or PendingEnrollment.id
+    context_id: Mapped[str] = mapped_column(String(64))  # a pending sign-in's id (tfa.signin) or PendingEnrollment.id
     method: Mapped[str] = mapped_column(String(16))
     destination: Mapped[str] = mapped_column(String(254))
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-
-
-class PendingSignIn(db.Model):
-    """A correct password waiting for its second step (or, under enforcement, for setup)."""
-
-    __tablename__ = "pending_sign_ins"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    stage: Mapped[str] = mapped_column(String(16), default="verify")  # "verify" or "setup"
-    method: Mapped[Optional[str]] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ip: Mapped[Optional[str]] = mapped_column(String(64))
-    user_agent: Mapped[Optional[str]] = mapped_column(String(255))
-    failure_notified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RememberedDevice(db.Model):

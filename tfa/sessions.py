@@ -9,7 +9,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from flask import current_app, g
 from flask.sessions import SessionInterface, SessionMixin
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import delete, select, update
 from werkzeug.datastructures import CallbackDict
 
@@ -121,9 +123,14 @@ def _user_id(session):
 
 
 def rotate(session):
-    """Give the session a new identifier at the end of this request (after sign-in)."""
+    """Give the session a new identifier at the end of this request (after sign-in), and a new CSRF
+    token with it (saved in the same write, so the next page need not write the session again)."""
     session.rotate_requested = True
     session.modified = True
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
+    generate_csrf()
 
 
 def end_sessions_of(user_id: int, keep_sid: str | None = None):

@@ -3,9 +3,10 @@
 Everything reads them through `two_factor()`, which applies the defaults, so no caller looks up a
 single key. Saving validates the whole object, across fields too, and records the change.
 """
+import time
 from dataclasses import asdict, dataclass, fields, replace
 
-from flask import g
+from flask import current_app, g
 
 from tfa import addresses, events
 from tfa.extensions import db
@@ -93,14 +94,30 @@ def _from_stored(value: dict | None) -> TwoFactorSettings:
 
 
 def two_factor() -> TwoFactorSettings:
-    """The current platform settings, defaults applied (read once per request)."""
+    """The current platform settings, defaults applied.
+
+    Read at most once per request, and at most once per SETTINGS_CACHE_SECONDS in each process:
+    every sign-in step needs them, and they change rarely (a save here is seen here at once).
+    """
     cached = g.get("_tfa_two_factor") if g else None
     if cached is None:
-        row = db.session.get(Setting, KEY)
-        cached = _from_stored(row.value if row else None)
+        cache = current_app.extensions.setdefault("tfa_settings", {})
+        value, until = cache.get(KEY, (None, 0.0))
+        if value is None or time.monotonic() >= until:
+            row = db.session.get(Setting, KEY)
+            value = _from_stored(row.value if row else None)
+            _remember(value)
+        cached = value
         if g:
             g._tfa_two_factor = cached
     return cached
+
+
+def _remember(value: TwoFactorSettings) -> None:
+    ttl = current_app.config.get("SETTINGS_CACHE_SECONDS", 0)
+    current_app.extensions.setdefault("tfa_settings", {})[KEY] = (value, time.monotonic() + ttl)
+    if g:
+        g._tfa_two_factor = value
 
 
 def validate(s: TwoFactorSettings, *, mail_configured: bool, sms_configured: bool) -> dict[str, str]:
@@ -153,8 +170,7 @@ def save_two_factor(new: TwoFactorSettings, *, actor, client, mail_configured, s
     events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
                   details={"section": KEY, "changes": changed})
     db.session.commit()
-    if g:
-        g._tfa_two_factor = new
+    _remember(new)
     return {}
 
 
@@ -167,6 +183,5 @@ def update_two_factor(**changes) -> TwoFactorSettings:
     else:
         row.value = new.as_dict()
     db.session.commit()
-    if g:
-        g._tfa_two_factor = new
+    _remember(new)
     return new

@@ -6,15 +6,15 @@ lives on the server and grants nothing), and against guessing codes (limits, loc
 correct password does not reset).
 """
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+import time
+from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import delete, update
+from sqlalchemy import or_, select, update
 
 from tfa import crypto, delivery, devices, events, limits, methods, notify, passwords, users
 from tfa.extensions import db
 from tfa.methods import backup_codes, codes, totp
-from tfa.models import BACKUP_CODES, EMAIL, SMS, TOTP, PendingSignIn, User
+from tfa.models import BACKUP_CODES, EMAIL, SMS, TOTP, User
 from tfa.types import utcnow
 
 INVALID_CREDENTIALS = "Invalid email or password"
@@ -25,6 +25,7 @@ ACCOUNT_LOCKED = "User account was locked due to exceeded 2FA verification attem
 @dataclass(frozen=True)
 class PasswordCheck:
     user: User | None = None
+    methods: dict = field(default_factory=dict)  # the user's method rows by kind, loaded with the user
     error: str | None = None
     retry_after: int = 0  # set when rate-limited
 
@@ -44,7 +45,9 @@ def check_password(email: str, password: str, client, config) -> PasswordCheck:
         return PasswordCheck(
             error=f"Too many sign-in attempts. Try again in {retry_after} seconds.", retry_after=retry_after
         )
-    user = users.by_email(email) if len(email) <= 254 else None
+    user, rows = (None, {})
+    if len(email) <= 254:
+        user, rows = methods.user_with_methods(email=users.normalize_email(email))
     if not passwords.verify_password(user.password_hash if user else None, password):
         if user is not None:
             events.record(events.FAILED_PASSWORD, user=user, client=client)
@@ -58,23 +61,49 @@ def check_password(email: str, password: str, client, config) -> PasswordCheck:
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
         db.session.commit()
-    return PasswordCheck(user=user)
+    return PasswordCheck(user=user, methods=rows)
 
 
-def complete(user: User, client, *, method: str | None = None) -> None:
-    """Record a finished sign-in and commit."""
-    _record_sign_in(user, client, method)
+def complete(user: User, client, *, method: str | None = None) -> bool:
+    """Record a finished sign-in without a second step and commit; False if the account was locked
+    or disabled meanwhile."""
+    if not _record_sign_in(user.id):
+        db.session.rollback()
+        return False
+    events.record(events.SIGN_IN, user=user, client=client, method=method)
+    _commit_keeping(user)
+    return True
+
+
+def _record_sign_in(user_id: int, *, totp_step: int | None = None) -> bool:
+    """Reset the failure counter and set the sign-in time, only while the account is enabled and
+    not locked, and (authenticator app) only for a step later than the last one accepted.
+
+    This UPDATE is where parallel checks of one user's codes meet: it takes the user row's lock, as
+    every failure does, so a lockout committed by another process is seen here, and a TOTP step
+    passes at most once. False: nothing was changed (the caller rolls back).
+    """
+    stmt = update(User).where(User.id == user_id, User.enabled.is_(True), User.locked_at.is_(None))
+    values = {"failed_verifications": 0, "last_sign_in_at": utcnow()}
+    if totp_step is not None:
+        stmt = stmt.where(or_(User.totp_last_step.is_(None), User.totp_last_step < totp_step))
+        values["totp_last_step"] = totp_step
+    return db.session.execute(stmt.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _commit_keeping(user: User) -> None:
+    """Commit, keeping `user` usable afterwards without reloading it (it is detached with its state)."""
+    db.session.flush()
+    db.session.expunge(user)
     db.session.commit()
 
 
-def _record_sign_in(user: User, client, method: str | None) -> None:
-    """Counters reset, last sign-in time, event (the caller commits)."""
-    user.last_sign_in_at = utcnow()
-    user.failed_verifications = 0
-    events.record(events.SIGN_IN, user=user, client=client, method=method)
-
-
 # --- The pending sign-in ----------------------------------------------------------------------
+#
+# A correct password waiting for its second step (or, under enforcement, for a method to be set
+# up) lives in the server-side session row (tfa.sessions), never in the cookie: nothing to look up
+# on each step, and it ends with the session. What must hold across parallel requests (the failure
+# count, the lock, the mail sent on the first failure) is kept on the user row.
 
 SESSION_KEY = "pending_sign_in"
 STAGE_VERIFY = "verify"
@@ -93,35 +122,61 @@ TOO_MANY_CHECKS = "Too many requests to check verification code"
 VERIFICATION_EXPIRED = "Verification time expired, sign in again"
 
 
+@dataclass
+class PendingSignIn:
+    id: str  # random; binds the codes sent for this sign-in (tfa.methods.codes)
+    user_id: int
+    stage: str
+    method: str | None
+    expires_at: float  # Unix time
+    codes_sent: bool = False
+
+    @classmethod
+    def from_session(cls, value) -> "PendingSignIn | None":
+        try:
+            pending = cls(**value)
+        except TypeError:
+            return None
+        ok = (isinstance(pending.id, str) and isinstance(pending.user_id, int)
+              and pending.stage in (STAGE_VERIFY, STAGE_SETUP) and isinstance(pending.expires_at, (int, float)))
+        return pending if ok else None
+
+
+def _save_pending(session, pending: PendingSignIn) -> None:
+    session[SESSION_KEY] = asdict(pending)
+
+
 def clear_pending(session, *, commit: bool = True) -> None:
     """End any pending sign-in held by this session: the one place that does it."""
-    pending_id = session.pop(SESSION_KEY, None)
-    if pending_id:
-        codes.discard(pending_id)
-        db.session.execute(delete(PendingSignIn).where(PendingSignIn.id == pending_id))
+    pending = PendingSignIn.from_session(session.pop(SESSION_KEY, None) or {})
+    if pending is not None and pending.codes_sent:
+        codes.discard(pending.id)
         if commit:
             db.session.commit()
 
 
 def load_pending(session) -> tuple[PendingSignIn | None, bool]:
     """The session's pending sign-in and whether it just expired (then it is cleared)."""
-    pending_id = session.get(SESSION_KEY)
-    if not pending_id:
+    value = session.get(SESSION_KEY)
+    if not value:
         return None, False
-    pending = db.session.get(PendingSignIn, pending_id)
+    pending = PendingSignIn.from_session(value)
     if pending is None:
         session.pop(SESSION_KEY, None)
         return None, False
-    if pending.expires_at <= utcnow():
+    if pending.expires_at <= time.time():
         clear_pending(session)
         return None, True
     return pending, False
 
 
-def begin(user: User, session, settings, client, *, device_token: str | None = None) -> str:
-    """After a correct password: SIGNED_IN, or VERIFY/SETUP with a pending sign-in in the session."""
+def begin(user: User, rows: dict, session, settings, client, *, device_token: str | None = None) -> str:
+    """After a correct password: SIGNED_IN, or VERIFY/SETUP with a pending sign-in in the session.
+
+    `rows`: the user's method rows by kind (PasswordCheck.methods).
+    """
     clear_pending(session)
-    main = methods.main_method(user.id, settings)
+    main = methods.main_of(rows, settings)
     if main is not None:
         if settings.remember_device_days > 0 and devices.is_remembered(user, device_token):
             db.session.commit()
@@ -131,20 +186,13 @@ def begin(user: User, session, settings, client, *, device_token: str | None = N
         stage = STAGE_SETUP
     else:
         return SIGNED_IN
-    pending = PendingSignIn(
+    _save_pending(session, PendingSignIn(
         id=secrets.token_urlsafe(32),
         user_id=user.id,
         stage=stage,
-        method=None,
-        expires_at=utcnow() + timedelta(seconds=settings.total_verification_time),
-        ip=client.ip,
-        user_agent=(client.user_agent or "")[:255] or None,
-    )
-    if stage == STAGE_VERIFY:
-        pending.method = main.kind
-    db.session.add(pending)
-    session[SESSION_KEY] = pending.id  # read before the commit expires the row
-    db.session.commit()
+        method=main.kind if main is not None else None,
+        expires_at=time.time() + settings.total_verification_time,
+    ))
     return VERIFY if stage == STAGE_VERIFY else SETUP
 
 
@@ -178,7 +226,7 @@ class SendResult:
     retry_after: int = 0
 
 
-def send_code(pending: PendingSignIn, settings, client, *, config) -> SendResult:
+def send_code(pending: PendingSignIn, session, settings, client, *, config) -> SendResult:
     """Send a code for the pending method (SMS or email), within the retry period and hourly cap."""
     kind = pending.method
     if kind not in (SMS, EMAIL):
@@ -196,6 +244,9 @@ def send_code(pending: PendingSignIn, settings, client, *, config) -> SendResult
     code = codes.issue(user.id, purpose="signin", context_id=pending.id, method=kind,
                        destination=method.destination, lifetime=settings.code_lifetime(kind))
     db.session.commit()
+    if not pending.codes_sent:
+        pending.codes_sent = True
+        _save_pending(session, pending)
     try:
         _deliver(kind, method.destination, code, user, settings)
     except delivery.DeliveryError as error:
@@ -219,20 +270,20 @@ def _deliver(kind, destination, code, user, settings):
         delivery.send_email(destination, subject, text, html)
 
 
-def send_code_if_needed(pending: PendingSignIn, settings, client, *, config) -> str | None:
+def send_code_if_needed(pending: PendingSignIn, session, settings, client, *, config) -> str | None:
     """Send a code when the pending method is SMS or email (on arrival, or after switching to it);
     returns the error to show, if any."""
     if pending.method not in (SMS, EMAIL):
         return None
-    return send_code(pending, settings, client, config=config).error
+    return send_code(pending, session, settings, client, config=config).error
 
 
-def choose_method(pending: PendingSignIn, kind: str, settings) -> bool:
+def choose_method(pending: PendingSignIn, session, kind: str, settings) -> bool:
     """Switch the pending sign-in to another of the user's methods (the caller sends a code)."""
     if kind not in user_methods(pending, settings):
         return False
     pending.method = kind
-    db.session.commit()
+    _save_pending(session, pending)
     return True
 
 
@@ -243,26 +294,29 @@ class CheckResult:
     retry_after: int = 0
     locked: bool = False
     counted: bool = False  # whether it counted as a failed verification
+    user: User | None = None  # on success: the signed-in user
+    device_token: str | None = None  # on success, when the device is to be remembered: its cookie
 
 
-def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> CheckResult:
-    """Check the code for the pending method; counts failures and locks the account at the maximum."""
+def check_code(pending: PendingSignIn, raw_code: str, session, settings, client, *, remember: bool) -> CheckResult:
+    """The second step: check the code for the pending method and, when it passes, finish the sign-in
+    (ends the pending sign-in, resets the counters, remembers the device if asked). A wrong code is
+    counted, and the account locks at the maximum."""
     kind, pending_id = pending.method, pending.id
-    # Every check of this user's codes takes the user row first (and finish() too): PostgreSQL
-    # transactions then lock in one order and never deadlock; SQLite serialises writes anyway.
-    user = db.session.get(User, pending.user_id, with_for_update=True)
+    user, rows = methods.user_with_methods(user_id=pending.user_id)
     if user is None or not user.enabled:
         return CheckResult(error=ACCOUNT_DISABLED)
     if user.is_locked:
         return CheckResult(error=ACCOUNT_LOCKED, locked=True)
-    active = methods.active(user.id, settings)
-    if kind not in usable_kinds(user.id, active):
+    method = next((m for m in methods.active_of(rows, settings) if m.kind == kind), None)
+    if method is None or (kind == BACKUP_CODES and backup_codes.remaining(user.id) == 0):
         return CheckResult(error="This method is not available. Try another way.")
     if settings.check_limit_enabled:
         limit = limits.hit("code-check", f"{user.id}:{kind}", settings.check_limit_attempts, settings.check_limit_seconds)
         if not limit.allowed:
             return CheckResult(error=f"{TOO_MANY_CHECKS}. Try again in {limit.retry_after} seconds.",
                                retry_after=limit.retry_after)
+    totp_step = None
     if kind == BACKUP_CODES:
         if backup_codes.normalize(raw_code) is None:
             return CheckResult(error=BACKUP_FORMAT)
@@ -271,75 +325,82 @@ def check_code(pending: PendingSignIn, raw_code: str, settings, client) -> Check
         code = codes.normalize_code(raw_code)
         if code is None:
             return CheckResult(error=CODE_FORMAT)
-        method = next(m for m in active if m.kind == kind)
-        passed, error = _check_one_time_code(pending_id, method, code)
+        if kind == TOTP:
+            totp_step = totp.matching_step(crypto.decrypt(method.secret_encrypted), code)
+            passed, error = totp_step is not None, CODE_INCORRECT
+        else:
+            passed, error = _check_sent_code(pending_id, method, code)
+    user_id = user.id
     if passed:
-        db.session.commit()
-        return CheckResult(ok=True)
-    return _count_failure(pending_id, user, kind, error, settings, client)
+        if _record_sign_in(user_id, totp_step=totp_step):
+            return _finish(user, kind, session, settings, client, remember=remember)
+        # Locked or disabled by a parallel request, or a TOTP step already used (a replay): undo
+        # the code's consumption, and answer from the row as it is now.
+        db.session.rollback()
+        state = db.session.execute(select(User.enabled, User.locked_at).where(User.id == user_id)).one()
+        if not state.enabled:
+            return CheckResult(error=ACCOUNT_DISABLED)
+        if state.locked_at is not None:
+            return CheckResult(error=ACCOUNT_LOCKED, locked=True)
+    return _count_failure(pending_id, user_id, kind, error, settings, client)
 
 
-def _check_one_time_code(pending_id, method, code) -> tuple[bool, str]:
-    kind = method.kind
-    if kind == TOTP:
-        step = totp.matching_step(crypto.decrypt(method.secret_encrypted), code)
-        return (step is not None and totp.consume_step(method.id, step)), CODE_INCORRECT
-    result = codes.check(pending_id, kind, method.destination, code)
+def _check_sent_code(pending_id, method, code) -> tuple[bool, str]:
+    result = codes.check(pending_id, method.kind, method.destination, code)
     if result.ok:
         return True, ""
     return False, {codes.EXPIRED: CODE_EXPIRED, codes.NOT_SENT: CODE_NOT_SENT}.get(result.outcome, CODE_INCORRECT)
 
 
-def _count_failure(pending_id, user, kind, error, settings, client) -> CheckResult:
+def _count_failure(pending_id, user_id, kind, error, settings, client) -> CheckResult:
     # One atomic increment, whatever the number of processes answering this user.
     count = db.session.execute(
         update(User)
-        .where(User.id == user.id)
+        .where(User.id == user_id)
         .values(failed_verifications=User.failed_verifications + 1)
         .returning(User.failed_verifications)
     ).scalar_one()
-    events.record(events.FAILED_CODE, user=user, client=client, method=kind, details={"failures": count})
+    events.record(events.FAILED_CODE, user=user_id, client=client, method=kind, details={"failures": count})
+    # The first failure of this pending sign-in, and only that one, is mailed.
     first_failure = db.session.execute(
-        update(PendingSignIn)
-        .where(PendingSignIn.id == pending_id, PendingSignIn.failure_notified.is_(False))
-        .values(failure_notified=True)
+        update(User)
+        .where(User.id == user_id, or_(User.failure_notified_for.is_(None), User.failure_notified_for != pending_id))
+        .values(failure_notified_for=pending_id)
     ).rowcount == 1
     locked_now = False
     if settings.max_failures and count >= settings.max_failures:
         locked_now = db.session.execute(
-            update(User).where(User.id == user.id, User.locked_at.is_(None)).values(locked_at=utcnow())
+            update(User).where(User.id == user_id, User.locked_at.is_(None)).values(locked_at=utcnow())
         ).rowcount == 1
         if locked_now:
-            events.record(events.LOCKOUT, user=user, client=client, method=kind, details={"failures": count})
+            events.record(events.LOCKOUT, user=user_id, client=client, method=kind, details={"failures": count})
     db.session.commit()
-    if locked_now:
-        notify.account_locked(user, client=client, also_to=settings.lockout_notification_email)
-    elif first_failure:
-        notify.second_step_failed(user, client=client)
+    if locked_now or first_failure:
+        user = db.session.get(User, user_id)
+        if locked_now:
+            notify.account_locked(user, client=client, also_to=settings.lockout_notification_email)
+        else:
+            notify.second_step_failed(user, client=client)
     if settings.max_failures and count >= settings.max_failures:
         return CheckResult(error=ACCOUNT_LOCKED, locked=True, counted=True)
     return CheckResult(error=error, counted=True)
 
 
-def finish(pending: PendingSignIn, session, settings, client, *, remember: bool) -> str | None:
-    """Complete a passed second step: ends the pending sign-in, resets counters; returns a device token."""
-    user = db.session.get(User, pending.user_id)
-    kind = pending.method
-    # The user row first, as check_code() takes it: one lock order for every transaction here.
-    _record_sign_in(user, client, kind)
-    db.session.flush()
+def _finish(user: User, kind: str, session, settings, client, *, remember: bool) -> CheckResult:
+    """After _record_sign_in(): the event, the end of the pending sign-in, the remembered device; commits."""
+    events.record(events.SIGN_IN, user=user, client=client, method=kind)
+    if kind == BACKUP_CODES:
+        events.record(events.BACKUP_CODE_USED, user=user, client=client, method=kind)
     clear_pending(session, commit=False)
     token = None
     if remember and settings.remember_device_days > 0:
         token = devices.remember(user, settings.remember_device_days, client=client)
-    if kind == BACKUP_CODES:
-        events.record(events.BACKUP_CODE_USED, user=user, client=client, method=kind)
-    db.session.commit()
+    _commit_keeping(user)
     if kind == BACKUP_CODES:
         notify.backup_code_used(user, backup_codes.remaining(user.id), client=client)
     if token:
         notify.device_remembered(user, settings.remember_device_days, client=client)
-    return token
+    return CheckResult(ok=True, user=user, device_token=token)
 
 
 def setup_user(session) -> User | None:
@@ -356,11 +417,12 @@ def finish_setup(session, settings, client) -> User | None:
     pending, _ = load_pending(session)
     if pending is None or pending.stage != STAGE_SETUP:
         return None
-    user = db.session.get(User, pending.user_id)
-    if not methods.has_second_factor(user.id, settings):
+    user, rows = methods.user_with_methods(user_id=pending.user_id)
+    main = methods.main_of(rows, settings) if user is not None else None
+    if main is None or not _record_sign_in(user.id):
+        db.session.rollback()
         return None
-    _record_sign_in(user, client, methods.main_method(user.id, settings).kind)
-    db.session.flush()  # the user row first, as in finish()
+    events.record(events.SIGN_IN, user=user, client=client, method=main.kind)
     clear_pending(session, commit=False)
-    db.session.commit()
+    _commit_keeping(user)
     return user

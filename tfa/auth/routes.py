@@ -7,7 +7,7 @@ from tfa.auth import bp
 from tfa.auth.forms import ChooseMethodForm, LoginForm, ActionForm, VerifyForm
 from tfa.extensions import db
 from tfa.methods import codes
-from tfa.models import BACKUP_CODES, EMAIL, SMS, User
+from tfa.models import BACKUP_CODES, EMAIL, SMS
 from tfa.web import client, no_store, redirect_to, render, safe_next
 
 NEXT_KEY = "next_after_sign_in"
@@ -78,17 +78,20 @@ def login():
         session.clear()
         sessions.rotate(session)
         step = signin.begin(
-            result.user, session, s, client(),
+            result.user, result.methods, session, s, client(),
             device_token=request.cookies.get(current_app.config["REMEMBER_DEVICE_COOKIE_NAME"]),
         )
         session[NEXT_KEY] = next_url
         if step == signin.SIGNED_IN:
-            signin.complete(result.user, client())
+            if not signin.complete(result.user, client()):
+                session.clear()
+                form.password.errors.append(signin.ACCOUNT_LOCKED)
+                return render("auth/login.html", "auth/_login_form.html", status=422, form=form, next_url=next_url)
             return _finish_sign_in(result.user)
         if step == signin.SETUP:
             return redirect_to(url_for("auth.setup"))
         pending, _ = signin.load_pending(session)
-        error = signin.send_code_if_needed(pending, s, client(), config=current_app.config)
+        error = signin.send_code_if_needed(pending, session, s, client(), config=current_app.config)
         if error:
             flash(error, "error")
         return redirect_to(url_for("auth.verify"))
@@ -145,11 +148,9 @@ def verify_code():
     if not form.validate_on_submit():
         return _verify_panel(pending, form, status=422)
     s = settings.two_factor()
-    result = signin.check_code(pending, form.code.data, s, client())
+    result = signin.check_code(pending, form.code.data, session, s, client(), remember=form.remember.data)
     if result.ok:
-        user = db.session.get(User, pending.user_id)
-        token = signin.finish(pending, session, s, client(), remember=form.remember.data)
-        return _finish_sign_in(user, device_token=token)
+        return _finish_sign_in(result.user, device_token=result.device_token)
     if result.locked:
         signin.clear_pending(session)
         flash(signin.ACCOUNT_LOCKED, "error")
@@ -169,7 +170,7 @@ def verify_resend():
     form = ActionForm()
     if not form.validate_on_submit():
         return _verify_panel(pending, status=400)
-    sent = signin.send_code(pending, settings.two_factor(), client(), config=current_app.config)
+    sent = signin.send_code(pending, session, settings.two_factor(), client(), config=current_app.config)
     if sent.error:
         return _verify_panel(pending, status=429 if sent.retry_after else 422, message=sent.error)
     return _verify_panel(pending, message="A new code was sent.")
@@ -181,8 +182,7 @@ def verify_methods():
     if response:
         return response
     s = settings.two_factor()
-    user = db.session.get(User, pending.user_id)
-    active = {m.kind: m for m in signin.methods.active(user.id, s)}
+    active = {m.kind: m for m in signin.methods.active(pending.user_id, s)}
     choices = [
         (kind, signin.mask_destination(kind, active[kind].destination))
         for kind in signin.user_methods(pending, s)
@@ -198,9 +198,9 @@ def verify_choose():
         return response
     form = ChooseMethodForm()
     s = settings.two_factor()
-    if not form.validate_on_submit() or not signin.choose_method(pending, form.method.data, s):
+    if not form.validate_on_submit() or not signin.choose_method(pending, session, form.method.data, s):
         return _verify_panel(pending, status=422, message="Choose one of your methods.")
-    return _verify_panel(pending, message=signin.send_code_if_needed(pending, s, client(), config=current_app.config))
+    return _verify_panel(pending, message=signin.send_code_if_needed(pending, session, s, client(), config=current_app.config))
 
 
 @bp.post("/logout")

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from tfa import devices, events, notify
 from tfa.extensions import db
 from tfa.methods import backup_codes
-from tfa.models import BACKUP_CODES, METHOD_ORDER, PendingEnrollment, TwoFactorMethod
+from tfa.models import BACKUP_CODES, METHOD_ORDER, TOTP, PendingEnrollment, TwoFactorMethod, User
 
 
 def all_of(user_id: int) -> dict[str, TwoFactorMethod]:
@@ -16,15 +16,34 @@ def all_of(user_id: int) -> dict[str, TwoFactorMethod]:
     return {row.kind: row for row in rows}
 
 
+def user_with_methods(*, user_id: int | None = None, email: str | None = None):
+    """(user, their method rows by kind) in one statement, or (None, {})."""
+    stmt = select(User, TwoFactorMethod).outerjoin(TwoFactorMethod, TwoFactorMethod.user_id == User.id)
+    stmt = stmt.where(User.id == user_id) if email is None else stmt.where(User.email == email)
+    rows = db.session.execute(stmt).all()
+    if not rows:
+        return None, {}
+    return rows[0][0], {method.kind: method for _, method in rows if method is not None}
+
+
 def active(user_id: int, settings) -> list[TwoFactorMethod]:
     """The user's methods that are turned on at platform level, in display order."""
-    rows = all_of(user_id)
+    return active_of(all_of(user_id), settings)
+
+
+def active_of(rows: dict[str, TwoFactorMethod], settings) -> list[TwoFactorMethod]:
+    """Of these method rows, the ones turned on at platform level, in display order."""
     return [rows[k] for k in METHOD_ORDER if k in rows and settings.method_enabled(k)]
 
 
 def main_method(user_id: int, settings) -> TwoFactorMethod | None:
     """The method the second step starts with: the chosen main one, else the first on."""
-    usable = [m for m in active(user_id, settings) if m.kind != BACKUP_CODES]
+    return main_of(all_of(user_id), settings)
+
+
+def main_of(rows: dict[str, TwoFactorMethod], settings) -> TwoFactorMethod | None:
+    """Of these method rows, the one the second step starts with."""
+    usable = [m for m in active_of(rows, settings) if m.kind != BACKUP_CODES]
     for method in usable:
         if method.is_main:
             return method
@@ -36,9 +55,12 @@ def has_second_factor(user_id: int, settings) -> bool:
     return main_method(user_id, settings) is not None
 
 
-def enable(user, kind: str, *, client, secret_encrypted=None, destination=None, last_used_step=None,
+def enable(user, kind: str, *, client, secret_encrypted=None, destination=None, totp_step=None,
            notify_user=True) -> TwoFactorMethod:
-    """Turn a method on (or replace its secret or destination) and commit."""
+    """Turn a method on (or replace its secret or destination) and commit.
+
+    `totp_step`: the authenticator-app step the enrollment code used, which sign-in will not accept again.
+    """
     rows = all_of(user.id)
     method = rows.get(kind)
     changed = method is not None
@@ -47,7 +69,8 @@ def enable(user, kind: str, *, client, secret_encrypted=None, destination=None, 
         db.session.add(method)
     method.secret_encrypted = secret_encrypted
     method.destination = destination
-    method.last_used_step = last_used_step
+    if kind == TOTP and totp_step is not None:
+        user.totp_last_step = max(totp_step, user.totp_last_step or 0)
     if kind != BACKUP_CODES and not any(r.is_main for k, r in rows.items() if k != kind):
         method.is_main = True
     devices.forget_all(user)

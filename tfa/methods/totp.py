@@ -1,8 +1,9 @@
 """Authenticator app codes (RFC 6238: HMAC-SHA1, 6 digits, 30-second steps).
 
-Defends against replay: a code is accepted at most once — the last accepted step is stored and
-only later steps pass, with a conditional UPDATE so that two simultaneous requests (in any number
-of processes) cannot both use it. Secrets are 160 random bits, stored encrypted.
+Defends against replay: a code is accepted at most once — the last accepted step is stored
+(User.totp_last_step) and only later steps pass, with a conditional UPDATE in tfa.signin so that two
+simultaneous requests (in any number of processes) cannot both use it. Secrets are 160 random bits,
+stored encrypted.
 """
 import hmac
 import io
@@ -11,10 +12,6 @@ import time
 import pyotp
 import qrcode
 import qrcode.image.svg
-from sqlalchemy import or_, update
-
-from tfa.extensions import db
-from tfa.models import TwoFactorMethod
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -55,17 +52,3 @@ def matching_step(secret: str, code: str, now: float | None = None) -> int | Non
         if hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):
             found = step  # no early exit: the same work whichever step matches
     return found
-
-
-def consume_step(method_id: int, step: int) -> bool:
-    """Record `step` as used if it is later than the last used one; False when it is not (a replay)."""
-    result = db.session.execute(
-        update(TwoFactorMethod)
-        .where(
-            TwoFactorMethod.id == method_id,
-            or_(TwoFactorMethod.last_used_step.is_(None), TwoFactorMethod.last_used_step < step),
-        )
-        .values(last_used_step=step)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
