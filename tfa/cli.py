@@ -31,7 +31,7 @@ def init_migrations(app):
 class _MigrationsGroup(click.Group):
     """`flask db`, standing in for Flask-Migrate's group until it runs.
 
-    Flask-Migrate and Alembic take about 11 MB, which no web worker needs: they are imported only
+    Flask-Migrate and Alembic take about 10 MB, which no web worker needs: they are imported only
     when a `db` command is run (or its help is asked for).
     """
 
