@@ -28,9 +28,15 @@ mail = Mail()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, connection_record):
-    # SQLite ignores ON DELETE CASCADE unless asked per connection.
+def _sqlite_pragmas(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
+        # SQLite ignores ON DELETE CASCADE unless asked per connection.
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Write-ahead log: readers and the one writer do not block each other, and a commit appends
+        # to the log instead of creating and deleting a journal file. NORMAL syncs the log at
+        # checkpoints only: a crash of the process loses nothing; a power cut may lose the last
+        # commits but never corrupts the file. (An in-memory database stays in memory mode.)
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
