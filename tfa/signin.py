@@ -9,7 +9,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from tfa import crypto, delivery, devices, events, limits, methods, notify, passwords, users
 from tfa.extensions import db
@@ -75,6 +75,19 @@ def complete(user: User, client, *, method: str | None = None) -> bool:
     return True
 
 
+_USERS = User.__table__
+# Built once (Core, bound parameters): the one write every second step makes. Its WHERE is the check.
+_SIGN_IN = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("b_id"), _USERS.c.enabled.is_(True), _USERS.c.locked_at.is_(None))
+    .values(failed_verifications=0, last_sign_in_at=bindparam("b_now"))
+)
+_SIGN_IN_TOTP = (
+    _SIGN_IN.where(or_(_USERS.c.totp_last_step.is_(None), _USERS.c.totp_last_step < bindparam("b_step")))
+    .values(totp_last_step=bindparam("b_step"))
+)
+
+
 def _record_sign_in(user_id: int, *, totp_step: int | None = None) -> bool:
     """Reset the failure counter and set the sign-in time, only while the account is enabled and
     not locked, and (authenticator app) only for a step later than the last one accepted.
@@ -83,12 +96,10 @@ def _record_sign_in(user_id: int, *, totp_step: int | None = None) -> bool:
     every failure does, so a lockout committed by another process is seen here, and a TOTP step
     passes at most once. False: nothing was changed (the caller rolls back).
     """
-    stmt = update(User).where(User.id == user_id, User.enabled.is_(True), User.locked_at.is_(None))
-    values = {"failed_verifications": 0, "last_sign_in_at": utcnow()}
-    if totp_step is not None:
-        stmt = stmt.where(or_(User.totp_last_step.is_(None), User.totp_last_step < totp_step))
-        values["totp_last_step"] = totp_step
-    return db.session.execute(stmt.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    params = {"b_id": user_id, "b_now": utcnow()}
+    if totp_step is None:
+        return db.session.execute(_SIGN_IN, params).rowcount == 1
+    return db.session.execute(_SIGN_IN_TOTP, {**params, "b_step": totp_step}).rowcount == 1
 
 
 def _commit_keeping(user: User) -> None:

@@ -2,7 +2,7 @@
 
 Turning a method on or off forgets the user's remembered devices and tells the user by email.
 """
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from tfa import devices, events, notify
 from tfa.extensions import db
@@ -16,11 +16,18 @@ def all_of(user_id: int) -> dict[str, TwoFactorMethod]:
     return {row.kind: row for row in rows}
 
 
+# Both sign-in steps load the user with their methods: the statements are built once.
+_WITH_METHODS = select(User, TwoFactorMethod).outerjoin(TwoFactorMethod, TwoFactorMethod.user_id == User.id)
+_BY_ID = _WITH_METHODS.where(User.id == bindparam("user_id"))
+_BY_EMAIL = _WITH_METHODS.where(User.email == bindparam("email"))
+
+
 def user_with_methods(*, user_id: int | None = None, email: str | None = None):
-    """(user, their method rows by kind) in one statement, or (None, {})."""
-    stmt = select(User, TwoFactorMethod).outerjoin(TwoFactorMethod, TwoFactorMethod.user_id == User.id)
-    stmt = stmt.where(User.id == user_id) if email is None else stmt.where(User.email == email)
-    rows = db.session.execute(stmt).all()
+    """(user, their method rows by kind) in one statement, or (None, {}). `email` is normalised."""
+    if email is None:
+        rows = db.session.execute(_BY_ID, {"user_id": user_id}).all()
+    else:
+        rows = db.session.execute(_BY_EMAIL, {"email": email}).all()
     if not rows:
         return None, {}
     return rows[0][0], {method.kind: method for _, method in rows if method is not None}

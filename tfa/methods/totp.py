@@ -10,8 +10,6 @@ import io
 import time
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -30,6 +28,8 @@ def provisioning_uri(secret: str, email: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The URL as an inline SVG QR code (no script, no external reference)."""
+    import qrcode.image.svg  # deferred to keep workers small: only enrollment draws QR codes
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     buffer = io.BytesIO()
     image.save(buffer)
