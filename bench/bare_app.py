@@ -1,7 +1,7 @@
 """A reference point for `make bench`: the least a Flask request that touches the database does.
 
 GET /bare/<id> reads one row of tfa's `users` table by primary key (Flask-SQLAlchemy, same
-database, same engine options as tfa) and sets a session cookie (Flask's signed cookie). It runs
+database, the same engine options as tfa) and sets a session cookie (Flask's signed cookie). It runs
 under the same gunicorn settings as tfa, so tfa's figures can be stated as multiples of it.
 """
 import os
@@ -11,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tfa.config import database_url
+from tfa.config import database_url, engine_options
 
 db = SQLAlchemy()
 
@@ -28,7 +28,7 @@ def create_app():
     app.config.update(
         SECRET_KEY=os.environ["SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=database_url(os.environ["DATABASE_URL"]),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(database_url(os.environ["DATABASE_URL"])),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=True,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from tfa.config import BASE_DIR, DEV_SECRET_KEY, config_for_env
+from tfa.config import BASE_DIR, DEV_SECRET_KEY, config_for_env, engine_options
 
 
 def create_app(config_class=None, **overrides):
@@ -17,6 +17,8 @@ def create_app(config_class=None, **overrides):
     )
     app.config.from_object(config_class or config_for_env())
     app.config.update(overrides)
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"] is None:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     _check_config(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

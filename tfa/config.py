@@ -32,13 +32,19 @@ def database_url(url):
     return url
 
 
+def engine_options(url):
+    """Pre-ping checks that a pooled server connection is still alive before each use (a restart
+    of PostgreSQL, an idle timeout on the way); a SQLite file has no connection to lose."""
+    return {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
 class Config:
     TFA_ENV = os.environ.get("TFA_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'tfa.db'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = None  # None: engine_options() for the database URL
     # Rate limits: memory by default, shared between processes through Redis when set.
     REDIS_URL = os.environ.get("REDIS_URL", "")
     LIMITS_KEY_PREFIX = os.environ.get("TFA_LIMITS_PREFIX", "tfa")

@@ -67,6 +67,16 @@ def pending_for(user_id: int, kind: str) -> PendingEnrollment | None:
     )
 
 
+def pending_by_kind(user_id: int) -> dict[str, PendingEnrollment]:
+    """The user's live enrollments by kind (the newest of each), in one statement."""
+    rows = db.session.scalars(
+        select(PendingEnrollment)
+        .where(PendingEnrollment.user_id == user_id, PendingEnrollment.expires_at > utcnow())
+        .order_by(PendingEnrollment.created_at)
+    ).all()
+    return {row.kind: row for row in rows}  # later rows win: the newest of each kind
+
+
 def _drop_pending(user_id: int, kind: str) -> None:
     ids = db.session.scalars(
         select(PendingEnrollment.id).where(PendingEnrollment.user_id == user_id, PendingEnrollment.kind == kind)
@@ -354,9 +364,11 @@ def disable(user, kind: str, *, client, settings) -> None:
     methods.disable(user, kind, client=client)
 
 
-def can_choose_main(user_id: int, settings) -> bool:
-    """A main method is chosen only between two or more non-backup methods."""
-    return sum(1 for m in methods.active(user_id, settings) if m.kind != BACKUP_CODES) >= 2
+def can_choose_main(user_id: int, settings, rows=None) -> bool:
+    """A main method is chosen only between two or more non-backup methods (`rows`: the user's
+    method rows by kind, if already loaded)."""
+    rows = methods.all_of(user_id) if rows is None else rows
+    return sum(1 for m in methods.active_of(rows, settings) if m.kind != BACKUP_CODES) >= 2
 
 
 def set_main(user, kind: str, *, client, settings) -> None:

@@ -10,9 +10,12 @@ from tfa.methods import backup_codes
 from tfa.models import BACKUP_CODES, METHOD_ORDER, TOTP, PendingEnrollment, TwoFactorMethod, User
 
 
+_OF_USER = select(TwoFactorMethod).where(TwoFactorMethod.user_id == bindparam("user_id"))  # built once
+
+
 def all_of(user_id: int) -> dict[str, TwoFactorMethod]:
     """Every method row of the user by kind, whatever the platform settings."""
-    rows = db.session.scalars(select(TwoFactorMethod).where(TwoFactorMethod.user_id == user_id)).all()
+    rows = db.session.scalars(_OF_USER, {"user_id": user_id}).all()
     return {row.kind: row for row in rows}
 
 

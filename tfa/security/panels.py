@@ -104,12 +104,20 @@ def _with_ids(form, slug):
     return form
 
 
-def build(user, kind: str, settings, urls: dict, *, state=None, codes=None, forms=None, **values) -> Panel:
-    """The panel of one method for this user; `state`, `forms` and `values` override what is stored."""
+def build(user, kind: str, settings, urls: dict, *, state=None, codes=None, forms=None, rows=None, pendings=None,
+          **values) -> Panel:
+    """The panel of one method for this user; `state`, `forms` and `values` override what is stored.
+
+    `rows` (the user's methods by kind) and `pendings` (their live enrollments by kind) are loaded
+    here unless a page that builds several panels passes them.
+    """
     forms = forms or {}
-    rows = methods.all_of(user.id)
+    rows = methods.all_of(user.id) if rows is None else rows
     method = rows.get(kind)
-    pending = enrollment.pending_for(user.id, kind) if kind != BACKUP_CODES else None
+    if kind == BACKUP_CODES:
+        pending = None
+    else:
+        pending = enrollment.pending_for(user.id, kind) if pendings is None else pendings.get(kind)
     if state is None:
         if kind == BACKUP_CODES and codes:
             state = CODES
@@ -140,7 +148,7 @@ def build(user, kind: str, settings, urls: dict, *, state=None, codes=None, form
         panel.available = enrollment.backup_codes_available(user.id, settings)
         panel.remaining = enrollment.remaining_backup_codes(user.id) if method is not None else 0
     elif method is not None:
-        main = methods.main_method(user.id, settings)
+        main = methods.main_of(rows, settings)
         panel.is_main = main is not None and main.kind == kind
-        panel.can_choose_main = enrollment.can_choose_main(user.id, settings)
+        panel.can_choose_main = enrollment.can_choose_main(user.id, settings, rows)
     return panel

@@ -68,9 +68,11 @@ def _devices_context(user, s):
 def method_panels(user, s, panel_overrides=None):
     """The panels of every platform-enabled method, in display order."""
     held = held_codes(user)
+    rows, pendings = methods.all_of(user.id), enrollment.pending_by_kind(user.id)
     return [
         (panel_overrides or {}).get(kind)
-        or panels.build(user, kind, s, panel_urls(kind), codes=held if kind == "backup_codes" else None)
+        or panels.build(user, kind, s, panel_urls(kind), codes=held if kind == "backup_codes" else None,
+                        rows=rows, pendings=pendings)
         for kind in s.enabled_methods
     ]
 
