@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
 from tfa.extensions import db
-from tfa.models import WebSession
+from tfa.models import User, WebSession
 from tfa.types import utcnow
 
 # Refresh last_seen_at at most this often when nothing else changed, to spare writes.
@@ -25,7 +25,12 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 # Every request runs one or two of these: they are built once (Core, bound parameters), which
 # costs a quarter of building an ORM statement per request.
 _T = WebSession.__table__
-_LOAD = select(_T.c.data, _T.c.created_at, _T.c.last_seen_at).where(_T.c.id_hash == bindparam("id_hash"))
+# The signed-in user comes with the session, in the same statement (tfa.web's user loader uses it).
+_LOAD = (
+    select(_T.c.data, _T.c.created_at, _T.c.last_seen_at, User)
+    .outerjoin(User, User.id == _T.c.user_id)
+    .where(_T.c.id_hash == bindparam("id_hash"))
+)
 _DELETE = delete(_T).where(_T.c.id_hash == bindparam("id_hash"))
 _INSERT = insert(_T)
 # (Parameters of UPDATEs may not be named like columns.)
@@ -45,7 +50,7 @@ def _hash(sid: str) -> str:
 
 
 class ServerSession(CallbackDict, SessionMixin):
-    def __init__(self, initial=None, sid=None, last_seen_at=None):
+    def __init__(self, initial=None, sid=None, last_seen_at=None, user=None):
         def on_update(self):
             self.modified = True
 
@@ -55,6 +60,9 @@ class ServerSession(CallbackDict, SessionMixin):
         self.last_seen_at = last_seen_at
         self.modified = False
         self.rotate_requested = False
+        # The user row of the session's user_id when it was loaded (not a sign of being signed in:
+        # Flask-Login's user loader still checks the id and token kept in the data).
+        self.user = user
 
 
 class ServerSessionInterface(SessionInterface):
@@ -64,7 +72,7 @@ class ServerSessionInterface(SessionInterface):
             id_hash = _hash(sid)
             row = db.session.execute(_LOAD, {"id_hash": id_hash}).first()
             if row is not None and not self._expired(app, row):
-                return ServerSession(dict(row.data), sid=sid, last_seen_at=row.last_seen_at)
+                return ServerSession(dict(row.data), sid=sid, last_seen_at=row.last_seen_at, user=row.User)
             if row is not None:
                 db.session.execute(_DELETE, {"id_hash": id_hash})
                 db.session.commit()

@@ -12,6 +12,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_wtf.csrf import CSRFError
@@ -94,7 +95,9 @@ def init_app(app):
         user_pk, _, token = user_id.partition(":")
         if not user_pk.isascii() or not user_pk.isdigit() or not token:
             return None
-        user = db.session.execute(_USER_BY_ID, {"user_id": int(user_pk)}).scalar()
+        user = getattr(session, "user", None)  # loaded with the server-side session (tfa.sessions)
+        if user is None or user.id != int(user_pk):
+            user = db.session.execute(_USER_BY_ID, {"user_id": int(user_pk)}).scalar()
         if user is None or not user.enabled or not hmac.compare_digest(user.session_token, token):
             return None
         return user
