@@ -1,7 +1,7 @@
 """The security event log: who did what, when, from where. Never a code or a secret."""
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from tfa.extensions import db
 from tfa.models import SecurityEvent
@@ -88,11 +88,16 @@ def record(kind, user=None, client=NO_CLIENT, method=None, actor=None, details=N
     })
 
 
+_E = SecurityEvent.__table__
+# The security page shows these on every visit: built once, read as plain rows.
+_RECENT = (
+    select(_E.c.kind, _E.c.method, _E.c.ip, _E.c.created_at)
+    .where(_E.c.user_id == bindparam("user_id"))
+    .order_by(_E.c.created_at.desc(), _E.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def recent_for(user, limit=20):
-    """The user's latest security events, newest first."""
-    return db.session.scalars(
-        select(SecurityEvent)
-        .where(SecurityEvent.user_id == user.id)
-        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
-        .limit(limit)
-    ).all()
+    """The user's latest security events (kind, method, ip, created_at), newest first."""
+    return db.session.execute(_RECENT, {"user_id": user.id, "limit": limit}).all()

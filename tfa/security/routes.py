@@ -60,9 +60,12 @@ def mark_confirmed() -> None:
     session[REAUTH_KEY] = reauth.now()
 
 
-def _devices_context(user, s):
-    return {"show_devices": s.remember_device_days > 0, "devices": devices.list_for(user),
-            "devices_form": ActionForm(formdata=None)}
+def _devices_context(user, s, *, listed=False):
+    """The remembered-devices section; its rows are only read when it is shown (or `listed`)."""
+    shown = s.remember_device_days > 0
+    if not (shown or listed):
+        return {"show_devices": False}
+    return {"show_devices": shown, "devices": devices.list_for(user), "devices_form": ActionForm(formdata=None)}
 
 
 def method_panels(user, s, panel_overrides=None):
@@ -180,7 +183,8 @@ def change_password():
 def _devices_done(message):
     if is_htmx():
         user = current_user._get_current_object()
-        return render("security/_devices.html", notice=message, **_devices_context(user, settings.two_factor()))
+        return render("security/_devices.html", notice=message,
+                      **_devices_context(user, settings.two_factor(), listed=True))
     flash(message, "success")
     return redirect_to(url_for("security.security_page"))
 
