@@ -241,3 +241,55 @@ def test_session_has_an_absolute_lifetime(client, user):
             assert client.get("/account/security").status_code == 200, minutes
     with freeze_time(start + timedelta(hours=12, minutes=1)):
         assert client.get("/account/security").status_code == 302
+
+
+def _session_rows():
+    return db.session.scalars(select(WebSession)).all()
+
+
+def test_a_visitor_session_is_a_signed_cookie_until_the_password_is_accepted(client, user):
+    page = client.get("/login")
+    cookie = client.get_cookie("tfa_session").value
+    assert "." in cookie and _session_rows() == []  # signed data, nothing stored
+    # The CSRF token it carries works, and a wrong password leaves nothing stored either.
+    assert sign_in(client, user.email, "wrong password").status_code == 422
+    assert _session_rows() == []
+    sign_in(client, user.email)
+    sid = client.get_cookie("tfa_session").value
+    assert "." not in sid and len(_session_rows()) == 1  # now an identifier of a stored session
+    assert client.get("/account/security").status_code == 200
+    # Signing out deletes the stored session; the goodbye message travels in a signed cookie again.
+    post_form(client, "/logout", {}, page_url="/account/security")
+    assert _session_rows() == []
+    assert "You have been signed out." in client.get("/login").get_data(as_text=True)
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("forged", [
+    "eyJjc3JmX3Rva2VuIjoieCJ9.Zz0000.forged-signature",  # well-formed, wrong signature
+    "not.a.cookie", "." * 3000,
+])
+def test_a_forged_visitor_cookie_is_ignored(client, user, forged):
+    client.set_cookie("tfa_session", forged)
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert client.get_cookie("tfa_session").value != forged
+    # It carried no CSRF token: the form of this page works, the forged cookie's would not.
+    assert sign_in(client, user.email).status_code == 303
+
+
+def test_a_signed_in_session_cannot_be_forged_as_a_cookie(app, client, user):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from tfa.sessions import ServerSessionInterface
+
+    forged = URLSafeTimedSerializer("not-the-key", salt=ServerSessionInterface.salt).dumps(
+        {"_user_id": f"{user.id}:{user.session_token}"})
+    client.set_cookie("tfa_session", forged)
+    assert client.get("/account/security").status_code == 302
+    # Even signed with the right key (a leaked SECRET_KEY), only a visitor's keys are read from a
+    # cookie: being signed in is only ever read from the server's store.
+    real = URLSafeTimedSerializer(app.secret_key, salt=ServerSessionInterface.salt).dumps(
+        {"_user_id": f"{user.id}:{user.session_token}"})
+    client.set_cookie("tfa_session", real)
+    assert client.get("/account/security").status_code == 302

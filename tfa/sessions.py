@@ -1,9 +1,15 @@
 """Server-side sessions.
 
-Defends against stolen or replayed cookies: the browser holds only a random identifier (stored
-here as its SHA-256), so everything in the session — the pending sign-in, enrollment state, the
-CSRF token — stays on the server, can be revoked, and expires after an idle and an absolute limit.
-The identifier is renewed at every change of privilege (rotate()).
+Defends against stolen or replayed cookies: once a password has been accepted, the browser holds
+only a random identifier (stored here as its SHA-256), so everything in the session — the pending
+sign-in, the signed-in user, enrollment state, the CSRF token — stays on the server, can be
+revoked, and expires after an idle and an absolute limit. The identifier is renewed at every
+change of privilege (rotate()).
+
+Before that, a visitor's session holds nothing worth revoking: a CSRF token and flash messages
+(ANONYMOUS_KEYS). It is kept in the cookie itself, signed with SECRET_KEY (Flask's own kind of
+session), so that visiting the sign-in page writes nothing to the database: a flood of anonymous
+visits cannot grow the sessions table, and the page costs no write.
 """
 import hashlib
 import secrets
@@ -12,6 +18,7 @@ from datetime import timedelta
 from flask import current_app, g
 from flask.sessions import SessionInterface, SessionMixin
 from flask_wtf.csrf import generate_csrf
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
@@ -21,6 +28,8 @@ from tfa.types import utcnow
 
 # Refresh last_seen_at at most this often when nothing else changed, to spare writes.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# What a session may hold and still be kept in a signed cookie (besides the CSRF token).
+ANONYMOUS_KEYS = frozenset({"_flashes"})
 
 # Every request runs one or two of these: they are built once (Core, bound parameters), which
 # costs a quarter of building an ORM statement per request.
@@ -50,7 +59,7 @@ def _hash(sid: str) -> str:
 
 
 class ServerSession(CallbackDict, SessionMixin):
-    def __init__(self, initial=None, sid=None, last_seen_at=None, user=None):
+    def __init__(self, initial=None, sid=None, last_seen_at=None, user=None, in_cookie=False):
         def on_update(self):
             self.modified = True
 
@@ -63,11 +72,26 @@ class ServerSession(CallbackDict, SessionMixin):
         # The user row of the session's user_id when it was loaded (not a sign of being signed in:
         # Flask-Login's user loader still checks the id and token kept in the data).
         self.user = user
+        self.in_cookie = in_cookie  # it came from a signed cookie (an anonymous session)
 
 
 class ServerSessionInterface(SessionInterface):
+    salt = "tfa-anonymous-session"
+
+    def _serializer(self, app):
+        return URLSafeTimedSerializer(app.secret_key, salt=self.salt)
+
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and "." in sid and len(sid) <= 4096:  # signed data, not an identifier
+            try:
+                data = self._serializer(app).loads(sid, max_age=app.config["SESSION_IDLE_MINUTES"] * 60)
+            except BadSignature:
+                return ServerSession()
+            # Only what a visitor's session may hold is read from it, whatever was signed: being
+            # signed in, or halfway through signing in, is only ever read from the server's store.
+            data = data if isinstance(data, dict) else {}
+            return ServerSession({k: v for k, v in data.items() if self._anonymous_key(app, k)}, in_cookie=True)
         if sid and len(sid) <= 128:
             id_hash = _hash(sid)
             row = db.session.execute(_LOAD, {"id_hash": id_hash}).first()
@@ -94,8 +118,22 @@ class ServerSessionInterface(SessionInterface):
             if session.id_hash is not None:
                 db.session.execute(_DELETE, {"id_hash": session.id_hash})
                 db.session.commit()
-            if session.sid:
+            if session.sid or session.in_cookie:
                 response.delete_cookie(name, domain=domain, path=path)
+            return
+        if self._anonymous(app, session):
+            if session.id_hash is not None:  # signed out: the server copy goes
+                db.session.execute(_DELETE, {"id_hash": session.id_hash})
+                db.session.commit()
+            elif not session.modified:
+                return
+            response.vary.add("Cookie")
+            response.set_cookie(
+                name, self._serializer(app).dumps(dict(session)),
+                httponly=self.get_cookie_httponly(app), secure=self.get_cookie_secure(app),
+                samesite=self.get_cookie_samesite(app), domain=domain, path=path,
+                max_age=app.config["SESSION_IDLE_MINUTES"] * 60,
+            )
             return
         now = utcnow()
         user_id = _user_id(session)
@@ -129,6 +167,15 @@ class ServerSessionInterface(SessionInterface):
             path=path,
             max_age=int(timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]).total_seconds()),
         )
+
+
+    def _anonymous(self, app, session) -> bool:
+        """Whether the session holds only what may live in a signed cookie."""
+        return all(self._anonymous_key(app, key) for key in session)
+
+    @staticmethod
+    def _anonymous_key(app, key) -> bool:
+        return key in ANONYMOUS_KEYS or key == app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
 
 
 def _user_id(session):
