@@ -112,19 +112,15 @@ class ServerSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
-        # Whatever the view left half-done must not be committed with the session.
-        db.session.rollback()
         if not session:
             if session.id_hash is not None:
-                db.session.execute(_DELETE, {"id_hash": session.id_hash})
-                db.session.commit()
+                _write(_DELETE, {"id_hash": session.id_hash})
             if session.sid or session.in_cookie:
                 response.delete_cookie(name, domain=domain, path=path)
             return
         if self._anonymous(app, session):
             if session.id_hash is not None:  # signed out: the server copy goes
-                db.session.execute(_DELETE, {"id_hash": session.id_hash})
-                db.session.commit()
+                _write(_DELETE, {"id_hash": session.id_hash})
             elif not session.modified:
                 return
             response.vary.add("Cookie")
@@ -140,6 +136,7 @@ class ServerSessionInterface(SessionInterface):
         if session.id_hash is None or session.rotate_requested:
             sid = secrets.token_urlsafe(32)
             new_hash, data = _hash(sid), dict(session)
+            db.session.rollback()  # whatever the view left half-done is not committed with the session
             # Renewing moves the row to the new identifier (the old one stops working) in one statement.
             renamed = session.id_hash is not None and db.session.execute(_RENAME, {
                 "old_hash": session.id_hash, "new_hash": new_hash, "b_user_id": user_id, "b_data": data, "now": now,
@@ -151,9 +148,7 @@ class ServerSessionInterface(SessionInterface):
             session.sid = sid
             session.id_hash = _hash(sid)
         elif session.modified or now - session.last_seen_at > TOUCH_INTERVAL:
-            db.session.execute(_SAVE, {"b_id_hash": session.id_hash, "b_user_id": user_id, "b_data": dict(session),
-                                       "now": now})
-            db.session.commit()
+            _write(_SAVE, {"b_id_hash": session.id_hash, "b_user_id": user_id, "b_data": dict(session), "now": now})
         else:
             return
         response.vary.add("Cookie")
@@ -176,6 +171,15 @@ class ServerSessionInterface(SessionInterface):
     @staticmethod
     def _anonymous_key(app, key) -> bool:
         return key in ANONYMOUS_KEYS or key == app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+
+
+def _write(statement, params) -> None:
+    """One write of the session store, in its own transaction: whatever the view left half-done
+    is rolled back first, never committed with the session. (A request that writes nothing
+    leaves its transaction to the end of the request, which closes it.)"""
+    db.session.rollback()
+    db.session.execute(statement, params)
+    db.session.commit()
 
 
 def _user_id(session):
