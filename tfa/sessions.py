@@ -73,6 +73,7 @@ class ServerSession(CallbackDict, SessionMixin):
         # Flask-Login's user loader still checks the id and token kept in the data).
         self.user = user
         self.in_cookie = in_cookie  # it came from a signed cookie (an anonymous session)
+        self.commit_pending_work = False  # see commit_with_session()
 
 
 class ServerSessionInterface(SessionInterface):
@@ -112,15 +113,23 @@ class ServerSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
+        keep = session.commit_pending_work and response.status_code < 400
+        try:
+            self._save(app, session, response, name, domain, path, keep)
+        finally:
+            if keep and db.session().in_transaction():
+                db.session.commit()  # the request's work, when the session needed no write
+
+    def _save(self, app, session, response, name, domain, path, keep):
         if not session:
             if session.id_hash is not None:
-                _write(_DELETE, {"id_hash": session.id_hash})
+                _write(_DELETE, {"id_hash": session.id_hash}, keep=keep)
             if session.sid or session.in_cookie:
                 response.delete_cookie(name, domain=domain, path=path)
             return
         if self._anonymous(app, session):
             if session.id_hash is not None:  # signed out: the server copy goes
-                _write(_DELETE, {"id_hash": session.id_hash})
+                _write(_DELETE, {"id_hash": session.id_hash}, keep=keep)
             elif not session.modified:
                 return
             response.vary.add("Cookie")
@@ -136,7 +145,8 @@ class ServerSessionInterface(SessionInterface):
         if session.id_hash is None or session.rotate_requested:
             sid = secrets.token_urlsafe(32)
             new_hash, data = _hash(sid), dict(session)
-            db.session.rollback()  # whatever the view left half-done is not committed with the session
+            if not keep:
+                db.session.rollback()  # whatever the view left half-done is not committed with the session
             # Renewing moves the row to the new identifier (the old one stops working) in one statement.
             renamed = session.id_hash is not None and db.session.execute(_RENAME, {
                 "old_hash": session.id_hash, "new_hash": new_hash, "b_user_id": user_id, "b_data": data, "now": now,
@@ -148,7 +158,8 @@ class ServerSessionInterface(SessionInterface):
             session.sid = sid
             session.id_hash = _hash(sid)
         elif session.modified or now - session.last_seen_at > TOUCH_INTERVAL:
-            _write(_SAVE, {"b_id_hash": session.id_hash, "b_user_id": user_id, "b_data": dict(session), "now": now})
+            _write(_SAVE, {"b_id_hash": session.id_hash, "b_user_id": user_id, "b_data": dict(session), "now": now},
+                   keep=keep)
         else:
             return
         response.vary.add("Cookie")
@@ -173,13 +184,22 @@ class ServerSessionInterface(SessionInterface):
         return key in ANONYMOUS_KEYS or key == app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
 
 
-def _write(statement, params) -> None:
+def _write(statement, params, *, keep=False) -> None:
     """One write of the session store, in its own transaction: whatever the view left half-done
-    is rolled back first, never committed with the session. (A request that writes nothing
-    leaves its transaction to the end of the request, which closes it.)"""
-    db.session.rollback()
+    is rolled back first, never committed with the session (unless `keep`: see
+    commit_with_session()). A request that writes nothing leaves its transaction to the end of
+    the request, which closes it."""
+    if not keep:
+        db.session.rollback()
     db.session.execute(statement, params)
     db.session.commit()
+
+
+def commit_with_session(session) -> None:
+    """Commit the request's open transaction together with the session's write at the end of the
+    request, in one commit — and only if the response is not an error. A finished sign-in and the
+    renewed session that grants it are then stored together or not at all."""
+    session.commit_pending_work = True
 
 
 def _user_id(session):

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import bindparam, or_, select, update
 
-from tfa import crypto, delivery, devices, events, limits, methods, notify, passwords, users
+from tfa import crypto, delivery, devices, events, limits, methods, notify, passwords, sessions, users
 from tfa.extensions import db
 from tfa.methods import backup_codes, codes, totp
 from tfa.models import BACKUP_CODES, EMAIL, SMS, TOTP, User
@@ -398,7 +398,7 @@ def _count_failure(pending_id, user_id, kind, error, settings, client) -> CheckR
 
 
 def _finish(user: User, kind: str, session, settings, client, *, remember: bool) -> CheckResult:
-    """After _record_sign_in(): the event, the end of the pending sign-in, the remembered device; commits."""
+    """After _record_sign_in(): the event, the end of the pending sign-in, the remembered device."""
     events.record(events.SIGN_IN, user=user, client=client, method=kind)
     if kind == BACKUP_CODES:
         events.record(events.BACKUP_CODE_USED, user=user, client=client, method=kind)
@@ -406,7 +406,13 @@ def _finish(user: User, kind: str, session, settings, client, *, remember: bool)
     token = None
     if remember and settings.remember_device_days > 0:
         token = devices.remember(user, settings.remember_device_days, client=client)
-    _commit_keeping(user)
+    if kind != BACKUP_CODES and token is None:
+        # Nothing to mail: committed with the renewed session, in one commit (tfa.sessions).
+        db.session.flush()
+        db.session.expunge(user)
+        sessions.commit_with_session(session)
+        return CheckResult(ok=True, user=user)
+    _commit_keeping(user)  # the mails below tell of what is committed
     if kind == BACKUP_CODES:
         notify.backup_code_used(user, backup_codes.remaining(user.id), client=client)
     if token:
