@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
 from tfa.extensions import db
-from tfa.models import User, WebSession
+from tfa.models import TwoFactorMethod, User, WebSession
 from tfa.types import utcnow
 
 # Refresh last_seen_at at most this often when nothing else changed, to spare writes.
@@ -34,12 +34,16 @@ ANONYMOUS_KEYS = frozenset({"_flashes"})
 # Every request runs one or two of these: they are built once (Core, bound parameters), which
 # costs a quarter of building an ORM statement per request.
 _T = WebSession.__table__
-# The signed-in user comes with the session, in the same statement (tfa.web's user loader uses it).
+# The session's user and their two-factor methods come with it, in the same statement: the user
+# loader (tfa.web) and the second step (tfa.signin) use them instead of reading them again.
 _LOAD = (
-    select(_T.c.data, _T.c.created_at, _T.c.last_seen_at, User)
+    select(_T.c.data, _T.c.created_at, _T.c.last_seen_at, User, TwoFactorMethod)
     .outerjoin(User, User.id == _T.c.user_id)
+    .outerjoin(TwoFactorMethod, TwoFactorMethod.user_id == User.id)
     .where(_T.c.id_hash == bindparam("id_hash"))
 )
+# The key under which tfa.signin keeps a pending sign-in; its user owns the session row too.
+PENDING_KEY = "pending_sign_in"
 _DELETE = delete(_T).where(_T.c.id_hash == bindparam("id_hash"))
 _INSERT = insert(_T)
 # (Parameters of UPDATEs may not be named like columns.)
@@ -59,7 +63,7 @@ def _hash(sid: str) -> str:
 
 
 class ServerSession(CallbackDict, SessionMixin):
-    def __init__(self, initial=None, sid=None, last_seen_at=None, user=None, in_cookie=False):
+    def __init__(self, initial=None, sid=None, last_seen_at=None, user=None, user_methods=None, in_cookie=False):
         def on_update(self):
             self.modified = True
 
@@ -69,9 +73,11 @@ class ServerSession(CallbackDict, SessionMixin):
         self.last_seen_at = last_seen_at
         self.modified = False
         self.rotate_requested = False
-        # The user row of the session's user_id when it was loaded (not a sign of being signed in:
-        # Flask-Login's user loader still checks the id and token kept in the data).
+        # The row of the user the session belongs to, and their method rows by kind, as loaded at
+        # the start of the request (not a sign of being signed in: Flask-Login's user loader still
+        # checks the id and token kept in the data). Read-only uses at the start of a request only.
         self.user = user
+        self.user_methods = user_methods or {}
         self.in_cookie = in_cookie  # it came from a signed cookie (an anonymous session)
         self.commit_pending_work = False  # see commit_with_session()
 
@@ -95,9 +101,12 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession({k: v for k, v in data.items() if self._anonymous_key(app, k)}, in_cookie=True)
         if sid and len(sid) <= 128:
             id_hash = _hash(sid)
-            row = db.session.execute(_LOAD, {"id_hash": id_hash}).first()
+            rows = db.session.execute(_LOAD, {"id_hash": id_hash}).all()
+            row = rows[0] if rows else None
             if row is not None and not self._expired(app, row):
-                return ServerSession(dict(row.data), sid=sid, last_seen_at=row.last_seen_at, user=row.User)
+                methods = {r.TwoFactorMethod.kind: r.TwoFactorMethod for r in rows if r.TwoFactorMethod is not None}
+                return ServerSession(dict(row.data), sid=sid, last_seen_at=row.last_seen_at, user=row.User,
+                                     user_methods=methods)
             if row is not None:
                 db.session.execute(_DELETE, {"id_hash": id_hash})
                 db.session.commit()
@@ -203,9 +212,13 @@ def commit_with_session(session) -> None:
 
 
 def _user_id(session):
+    """The user the session belongs to: the signed-in one, else the one of a pending sign-in (so
+    that ending a user's sessions also ends their sign-ins halfway through)."""
     raw = session.get("_user_id")
     if not raw:
-        return None
+        pending = session.get(PENDING_KEY)
+        user_id = pending.get("user_id") if isinstance(pending, dict) else None
+        return user_id if isinstance(user_id, int) else None
     try:
         return int(str(raw).split(":", 1)[0])
     except ValueError:

@@ -116,7 +116,7 @@ def _commit_keeping(user: User) -> None:
 # on each step, and it ends with the session. What must hold across parallel requests (the failure
 # count, the lock, the mail sent on the first failure) is kept on the user row.
 
-SESSION_KEY = "pending_sign_in"
+SESSION_KEY = sessions.PENDING_KEY
 STAGE_VERIFY = "verify"
 STAGE_SETUP = "setup"
 
@@ -205,6 +205,15 @@ def begin(user: User, rows: dict, session, settings, client, *, device_token: st
         expires_at=time.time() + settings.total_verification_time,
     ))
     return VERIFY if stage == STAGE_VERIFY else SETUP
+
+
+def user_with_methods(session, pending: PendingSignIn):
+    """The pending user and their method rows: as loaded with the session at the start of this
+    request (tfa.sessions), else read now."""
+    user = getattr(session, "user", None)
+    if user is not None and user.id == pending.user_id:
+        return user, session.user_methods
+    return methods.user_with_methods(user_id=pending.user_id)
 
 
 def user_methods(pending: PendingSignIn, settings) -> list[str]:
@@ -314,7 +323,7 @@ def check_code(pending: PendingSignIn, raw_code: str, session, settings, client,
     (ends the pending sign-in, resets the counters, remembers the device if asked). A wrong code is
     counted, and the account locks at the maximum."""
     kind, pending_id = pending.method, pending.id
-    user, rows = methods.user_with_methods(user_id=pending.user_id)
+    user, rows = user_with_methods(session, pending)
     if user is None or not user.enabled:
         return CheckResult(error=ACCOUNT_DISABLED)
     if user.is_locked:

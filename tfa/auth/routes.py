@@ -111,7 +111,8 @@ def _pending_or_redirect():
 
 def _verify_panel(pending, form=None, status=200, message=None):
     s = settings.two_factor()
-    active = signin.methods.active(pending.user_id, s)
+    _, rows = signin.user_with_methods(session, pending)
+    active = signin.methods.active_of(rows, s)
     kinds = signin.usable_kinds(pending.user_id, active)
     method = next((m for m in active if m.kind == pending.method), None)
     form = form or VerifyForm()

@@ -68,10 +68,12 @@ def _devices_context(user, s, *, listed=False):
     return {"show_devices": shown, "devices": devices.list_for(user), "devices_form": ActionForm(formdata=None)}
 
 
-def method_panels(user, s, panel_overrides=None):
-    """The panels of every platform-enabled method, in display order."""
+def method_panels(user, s, panel_overrides=None, rows=None):
+    """The panels of every platform-enabled method, in display order (`rows`: the user's methods
+    by kind, when already loaded in this request and unchanged since)."""
     held = held_codes(user)
-    rows, pendings = methods.all_of(user.id), enrollment.pending_by_kind(user.id)
+    rows = methods.all_of(user.id) if rows is None else rows
+    pendings = enrollment.pending_by_kind(user.id)
     return [
         (panel_overrides or {}).get(kind)
         or panels.build(user, kind, s, panel_urls(kind), codes=held if kind == "backup_codes" else None,
@@ -89,7 +91,7 @@ def setup_page(user, status=200, *, message=None, panel_overrides=None):
     ))
 
 
-def _page(status=200, password_form=None, panel_overrides=None):
+def _page(status=200, password_form=None, panel_overrides=None, rows=None):
     user = enrolling_user()
     s = settings.two_factor()
     if in_setup():
@@ -98,7 +100,7 @@ def _page(status=200, password_form=None, panel_overrides=None):
         "security/security.html",
         status=status,
         password_form=password_form or ChangePasswordForm(),
-        panels=method_panels(user, s, panel_overrides),
+        panels=method_panels(user, s, panel_overrides, rows),
         activity=events.recent_for(user),
         **_devices_context(user, s),
     )
@@ -156,7 +158,9 @@ def release_codes():
 @bp.get("/account/security")
 @login_required
 def security_page():
-    return _page()
+    # Nothing has changed yet in this request: the methods loaded with the session are current.
+    loaded = session.user_methods if getattr(session, "user", None) is current_user._get_current_object() else None
+    return _page(rows=loaded)
 
 
 @bp.post("/account/password")
