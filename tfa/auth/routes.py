@@ -5,7 +5,6 @@ from flask_login import current_user, login_user, logout_user
 from tfa import events, sessions, settings, signin
 from tfa.auth import bp
 from tfa.auth.forms import ChooseMethodForm, LoginForm, ActionForm, VerifyForm
-from tfa.extensions import db
 from tfa.methods import codes
 from tfa.models import BACKUP_CODES, EMAIL, SMS
 from tfa.web import client, no_store, redirect_to, render, safe_next
@@ -208,8 +207,8 @@ def verify_choose():
 def logout():
     if current_user.is_authenticated:
         events.record(events.SIGN_OUT, user=current_user, client=client())
-        db.session.commit()
-    signin.clear_pending(session)
+    signin.clear_pending(session, commit=False)
+    sessions.commit_with_session(session)  # stored with the end of the session, in one commit
     logout_user()
     session.clear()
     flash("You have been signed out.", "info")
