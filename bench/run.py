@@ -479,7 +479,11 @@ def targets(run, argon):
                       "all")
     peak = max(m["peak"] for m in run["memory_mb"].values())
     current = max(m["current"] for m in run["memory_mb"].values())
-    t["rss"] = (peak <= 80, f"peak {peak:.0f} MB (after the run {current:.0f} MB)", "≤ 80 MB")
+    # Each verify fills Argon2id's working memory (m KiB) and frees it: the peak is what the worker
+    # holds otherwise plus that buffer, whatever tfa does.
+    argon_mb = argon["memory_cost_kib"] / 1024  # MiB, as the figures above
+    t["rss"] = (peak <= 80, f"peak {peak:.0f} MB = {peak - argon_mb:.0f} + Argon2id's {argon_mb:.0f} MB "
+                f"(m); after the run {current:.0f} MB", "≤ 80 MB")
     return {k: {"pass": v[0], "measured": v[1], "target": v[2], "what": TARGETS[k]} for k, v in t.items()}
 
 
