@@ -12,7 +12,6 @@ Environment (or the matching options):
     BENCH_GROWTH=1000,100000,1000000   database sizes of the growth run ("" or 0: no growth run)
     BENCH_EVENTS_PER_USER=10    security events per user in the growth run (10M at 1M users)
     BENCH_SAMPLES=300           TOTP steps timed at each growth size
-    BENCH_SQLITE_WAL=1          an experiment: SQLite databases in WAL mode (tfa's default is not)
     BENCH_DATABASE_URL          PostgreSQL server where a throw-away database is created and dropped
     REDIS_URL                   Redis for the rate limits of the PostgreSQL run
 """
@@ -293,17 +292,10 @@ def server_env(db_url, redis_url):
     return env
 
 
-def upgrade(env, logfile, wal=False):
+def upgrade(env, logfile):
     with open(logfile, "ab") as out:
         subprocess.run([FLASK, "--app", "app", "db", "upgrade"], env=env, cwd=ROOT, check=True, stdout=out,
                        stderr=out, timeout=300)
-    if wal and env["DATABASE_URL"].startswith("sqlite:///"):
-        # An experiment (BENCH_SQLITE_WAL=1): WAL is a property of the database file, so every
-        # connection of the app uses it without a change to tfa.
-        import sqlite3
-
-        with sqlite3.connect(env["DATABASE_URL"][len("sqlite:///"):]) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
 
 
 def write_users(path, people):
@@ -342,7 +334,7 @@ def main_run(kind, redis_url, tmp, opts):
     with database(kind, tmp, "main") as db_url:
         env = server_env(db_url, redis_url)
         log(f"{kind}: flask db upgrade")
-        upgrade(env, logfile, opts.sqlite_wal)
+        upgrade(env, logfile)
         log(f"{kind}: seeding {opts.users} users with an authenticator app")
         people = seed.seed_main(env, opts.users)
         users_file = tmp / f"{kind}-users.jsonl"
@@ -404,7 +396,7 @@ def growth_run(kind, redis_url, tmp, opts):
     logfile = tmp / f"{kind}-growth.log"
     with database(kind, tmp, "growth") as db_url:
         env = server_env(db_url, redis_url)
-        upgrade(env, logfile, opts.sqlite_wal)
+        upgrade(env, logfile)
         users_file = tmp / f"{kind}-growth-users.jsonl"
         cursor = Cursor(active - 1)  # the last active user is kept for the EXPLAIN pass
         people = None
@@ -550,8 +542,6 @@ def main(argv=None):
     parser.add_argument("--check-every", type=int, default=10,
                         help="timed phases: check every Nth flow that the old session is dead after sign-out")
     parser.add_argument("--sqlite-only", action="store_true", help="ignore BENCH_DATABASE_URL and REDIS_URL")
-    parser.add_argument("--sqlite-wal", action="store_true", default=os.environ.get("BENCH_SQLITE_WAL") == "1",
-                        help="put the SQLite databases in WAL mode (an experiment; tfa's default is not WAL)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds on SQLite at concurrency 1, no growth run (tests/test_bench_smoke.py)")
@@ -560,7 +550,7 @@ def main(argv=None):
     if opts.smoke:
         opts.sqlite_only, opts.concurrency, opts.duration, opts.users, opts.growth = True, [1], 3, 60, []
 
-    configurations = [("sqlite" + (" (WAL)" if opts.sqlite_wal else ""), "sqlite", "")]
+    configurations = [("sqlite", "sqlite", "")]
     if not opts.sqlite_only and os.environ.get("BENCH_DATABASE_URL"):
         redis_url = os.environ.get("REDIS_URL", "")
         configurations.append(("postgresql" + ("+redis" if redis_url else ""), "postgresql", redis_url))
@@ -571,7 +561,7 @@ def main(argv=None):
     results = {
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cores": CORES, "load_before": os.getloadavg(), "python": platform.python_version()},
-        "settings": {"sqlite_wal": opts.sqlite_wal, "duration_s": opts.duration, "users": opts.users, "growth": opts.growth,
+        "settings": {"duration_s": opts.duration, "users": opts.users, "growth": opts.growth,
                      "events_per_user": opts.events_per_user, "samples": opts.samples, "workers": WORKERS},
         "argon2": argon2_reference(3 if opts.smoke else 20),
         "runs": {},
