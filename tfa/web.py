@@ -29,6 +29,14 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'; frame-ancestors 'none'"
 )
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ERROR_TEXT = {
     400: ("Bad request", "The request could not be understood. Reload the page and try again."),
@@ -127,17 +135,19 @@ def init_app(app):
     @app.after_request
     def security_headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        present = {key.lower() for key in h.keys()}  # one pass, not one per header
+
+        def default(name, value):
+            if name.lower() not in present:
+                h.add(name, value)
+
+        for name, value in SECURITY_HEADERS:
+            default(name, value)
         if current_app.config["SESSION_COOKIE_SECURE"]:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            default("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint != "static":
             # Pages depend on who is signed in; no shared cache may keep them.
-            h.setdefault("Cache-Control", "private, no-cache")
+            default("Cache-Control", "private, no-cache")
         return response
 
     @app.errorhandler(CSRFError)
