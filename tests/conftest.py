@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
-from flask import has_app_context
+from flask import g, has_app_context
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
@@ -74,6 +74,7 @@ class IsolatedClient(FlaskClient):
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             db.session.expire_all()  # see what the request wrote
+            g.pop("_tfa_settings", None)  # settings read once per request: this test's "request" goes on
         return response
 
 

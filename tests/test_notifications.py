@@ -5,6 +5,7 @@ import pytest
 
 from tests.conftest import csrf_token, gen_user, sign_in
 from tests.factories import enable_platform, gen_backup_codes, gen_email, gen_totp
+from tfa import settings
 from tfa.extensions import db
 from tfa.models import User
 
@@ -12,6 +13,7 @@ from tfa.models import User
 @pytest.fixture
 def mail(app, smtp_server):
     app.config.update(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_DEFAULT_SENDER="tfa@example.com")
+    settings.forget_cached()  # the presets changed under a running app: read them again
     return smtp_server
 
 
@@ -108,12 +110,14 @@ def test_mail_server_down_shows_a_clear_message_and_can_be_retried(app, mail):
     user = gen_user()
     gen_email(user)
     app.config.update(MAIL_PORT=1)  # nothing listens there
+    settings.forget_cached()
     client = app.test_client()
     sign_in(client, user.email)
     page = client.get("/login/verify").get_data(as_text=True)
     assert "could not be sent" in page
     assert db.session.get(User, user.id).failed_verifications == 0
     app.config.update(MAIL_PORT=mail.port)
+    settings.forget_cached()
     resent = client.post("/login/verify/resend", data={"csrf_token": csrf_token(client.get("/login/verify"))})
     assert resent.status_code == 200
     code = re.search(r"\b(\d{6})\b", mail.last_to(user.email).text).group(1)

@@ -48,3 +48,31 @@ def test_each_sign_in_step_runs_few_statements(app, client, user, counted):
     assert response.status_code == 303
     assert (n_page, n_password, n_verify, n_totp) == (0, 2, 1, 4)
     assert n_security <= 4 and n_logout <= 4
+
+
+def test_email_code_steps_run_few_statements(app, client, user, counted):
+    import re
+
+    from sqlalchemy import select
+
+    from tests.factories import gen_email
+    from tfa.models import OutboxMessage
+
+    enable_platform()
+    gen_email(user)
+    email = user.email
+    from tfa.delivery import mail
+
+    mail.current_settings()  # read once per process, as the platform settings are
+    page = client.get("/login")
+    counted["n"] = 0
+    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(page)})
+    # user and methods, the code, the outbox (development delivery), the event, the session
+    assert response.status_code == 303 and counted["n"] == 5
+    body = db.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
+    code = re.search(r"\b(\d{6})\b", body).group(1)
+    verify = client.get("/login/verify")
+    counted["n"] = 0
+    response = client.post("/login/verify", data={"code": code, "csrf_token": csrf_token(verify)})
+    # the session, the code consumed, the user row, the event, the renewed session
+    assert response.status_code == 303 and counted["n"] == 5

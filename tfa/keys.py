@@ -6,7 +6,7 @@ and pending) and the encrypted values in the settings documents (fields named `*
 """
 from sqlalchemy import select
 
-from tfa import crypto
+from tfa import crypto, settings
 from tfa.extensions import db
 from tfa.models import PendingEnrollment, Setting, TwoFactorMethod
 
@@ -46,4 +46,5 @@ def rotate_all() -> int:
     except BaseException:
         db.session.rollback()
         raise
+    settings.forget_cached()  # the cached settings hold the old ciphertexts
     return count

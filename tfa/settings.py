@@ -94,30 +94,43 @@ def _from_stored(value: dict | None) -> TwoFactorSettings:
 
 
 def two_factor() -> TwoFactorSettings:
-    """The current platform settings, defaults applied.
-
-    Read at most once per request, and at most once per SETTINGS_CACHE_SECONDS in each process:
-    every sign-in step needs them, and they change rarely (a save here is seen here at once).
-    """
-    cached = g.get("_tfa_two_factor") if g else None
-    if cached is None:
-        cache = current_app.extensions.setdefault("tfa_settings", {})
-        value, until = cache.get(KEY, (None, 0.0))
-        if value is None or time.monotonic() >= until:
-            row = db.session.get(Setting, KEY)
-            value = _from_stored(row.value if row else None)
-            _remember(value)
-        cached = value
-        if g:
-            g._tfa_two_factor = cached
-    return cached
+    """The current platform settings, defaults applied."""
+    return cached(KEY, _load_two_factor)
 
 
-def _remember(value: TwoFactorSettings) -> None:
-    ttl = current_app.config.get("SETTINGS_CACHE_SECONDS", 0)
-    current_app.extensions.setdefault("tfa_settings", {})[KEY] = (value, time.monotonic() + ttl)
+def _load_two_factor() -> TwoFactorSettings:
+    row = db.session.get(Setting, KEY)
+    return _from_stored(row.value if row else None)
+
+
+def cached(key: str, load):
+    """A settings document (two-factor, mail, SMS) as `load()` builds it, read at most once per
+    request and at most once per SETTINGS_CACHE_SECONDS in each process: every sign-in step needs
+    them, and they change rarely (a save, through remember(), is seen at once in its process)."""
+    per_request = g.setdefault("_tfa_settings", {}) if g else {}
+    if key in per_request:
+        return per_request[key]
+    value, until = current_app.extensions.setdefault("tfa_settings", {}).get(key, (None, 0.0))
+    if value is None or time.monotonic() >= until:
+        value = load()
+        remember(key, value)
+    per_request[key] = value
+    return value
+
+
+def forget_cached() -> None:
+    """Read every settings document again on next use (after they were rewritten in bulk)."""
+    current_app.extensions.pop("tfa_settings", None)
     if g:
-        g._tfa_two_factor = value
+        g.pop("_tfa_settings", None)
+
+
+def remember(key: str, value) -> None:
+    """Use `value` for this settings document from now on (after it was saved)."""
+    ttl = current_app.config.get("SETTINGS_CACHE_SECONDS", 0)
+    current_app.extensions.setdefault("tfa_settings", {})[key] = (value, time.monotonic() + ttl)
+    if g:
+        g.setdefault("_tfa_settings", {})[key] = value
 
 
 def validate(s: TwoFactorSettings, *, mail_configured: bool, sms_configured: bool) -> dict[str, str]:
@@ -170,7 +183,7 @@ def save_two_factor(new: TwoFactorSettings, *, actor, client, mail_configured, s
     events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
                   details={"section": KEY, "changes": changed})
     db.session.commit()
-    _remember(new)
+    remember(KEY, new)
     return {}
 
 
@@ -183,5 +196,5 @@ def update_two_factor(**changes) -> TwoFactorSettings:
     else:
         row.value = new.as_dict()
     db.session.commit()
-    _remember(new)
+    remember(KEY, new)
     return new

@@ -157,10 +157,14 @@ def _save_pending(session, pending: PendingSignIn) -> None:
     session[SESSION_KEY] = asdict(pending)
 
 
-def clear_pending(session, *, commit: bool = True) -> None:
-    """End any pending sign-in held by this session: the one place that does it."""
+def clear_pending(session, *, commit: bool = True, discard_codes: bool = True) -> None:
+    """End any pending sign-in held by this session: the one place that does it.
+
+    The codes sent for it are deleted, unless `discard_codes` is False (after a code was just
+    consumed: the others died with the sign-in, and purge-expired deletes them).
+    """
     pending = PendingSignIn.from_session(session.pop(SESSION_KEY, None) or {})
-    if pending is not None and pending.codes_sent:
+    if pending is not None and pending.codes_sent and discard_codes:
         codes.discard(pending.id)
         if commit:
             db.session.commit()
@@ -246,56 +250,63 @@ class SendResult:
     retry_after: int = 0
 
 
-def send_code(pending: PendingSignIn, session, settings, client, *, config) -> SendResult:
-    """Send a code for the pending method (SMS or email), within the retry period and hourly cap."""
+def send_code(pending: PendingSignIn, session, settings, client, *, config, rows=None) -> SendResult:
+    """Send a code for the pending method (SMS or email), within the retry period and hourly cap.
+
+    `rows`: the user's method rows by kind, when the caller has just read them.
+    """
     kind = pending.method
     if kind not in (SMS, EMAIL):
         return SendResult(False, "This method does not send codes")
-    method = methods.all_of(pending.user_id).get(kind)
+    if rows is None:
+        _, rows = user_with_methods(session, pending)
+    method = rows.get(kind)
     if method is None or not settings.method_enabled(kind):
         return SendResult(False, "This method is not available")
-    wait = codes.seconds_until_resend(pending.id, kind, settings.retry_period)
+    # A sign-in that has sent nothing yet has no retry period running (its id is new).
+    wait = codes.seconds_until_resend(pending.id, kind, settings.retry_period) if pending.codes_sent else 0
     if wait:
         return SendResult(False, f"You can request a new code in {wait} seconds", wait)
     hourly = limits.hit("send-user", f"{pending.user_id}", config["SEND_LIMIT_PER_HOUR"], 3600)
     if not hourly.allowed:
         return SendResult(False, f"Too many codes were sent. Try again in {hourly.retry_after} seconds", hourly.retry_after)
-    user = db.session.get(User, pending.user_id)
-    code = codes.issue(user.id, purpose="signin", context_id=pending.id, method=kind,
-                       destination=method.destination, lifetime=settings.code_lifetime(kind))
+    user_id, destination = pending.user_id, method.destination  # read before the commit expires them
+    email = db.session.get(User, user_id).email
+    code = codes.issue(user_id, purpose="signin", context_id=pending.id, method=kind,
+                       destination=destination, lifetime=settings.code_lifetime(kind), replace=pending.codes_sent)
     db.session.commit()
     if not pending.codes_sent:
         pending.codes_sent = True
         _save_pending(session, pending)
     try:
-        _deliver(kind, method.destination, code, user, settings)
+        _deliver(kind, destination, code, email, settings)
     except delivery.DeliveryError as error:
         # Not a failed verification: forget the code so that a resend is allowed at once.
         codes.discard(pending.id)
-        events.record(events.SEND_FAILED, user=user, client=client, method=kind, details={"error": str(error)})
+        events.record(events.SEND_FAILED, user=user_id, client=client, method=kind, details={"error": str(error)})
         db.session.commit()
         return SendResult(False, f"The code could not be sent: {error}. Try again.")
-    events.record(events.CODE_SENT, user=user, client=client, method=kind)
+    events.record(events.CODE_SENT, user=user_id, client=client, method=kind)
     db.session.commit()
     return SendResult(True)
 
 
-def _deliver(kind, destination, code, user, settings):
+def _deliver(kind, destination, code, email, settings):
     from tfa.delivery import messages
 
     if kind == SMS:
-        delivery.send_sms(destination, messages.verification_sms(settings.sms_template, code, user.email))
+        delivery.send_sms(destination, messages.verification_sms(settings.sms_template, code, email))
     else:
         subject, text, html = messages.verification_email(code, max(1, settings.email_code_lifetime // 60))
         delivery.send_email(destination, subject, text, html)
 
 
-def send_code_if_needed(pending: PendingSignIn, session, settings, client, *, config) -> str | None:
+def send_code_if_needed(pending: PendingSignIn, session, settings, client, *, config, rows=None) -> str | None:
     """Send a code when the pending method is SMS or email (on arrival, or after switching to it);
     returns the error to show, if any."""
     if pending.method not in (SMS, EMAIL):
         return None
-    return send_code(pending, session, settings, client, config=config).error
+    return send_code(pending, session, settings, client, config=config, rows=rows).error
 
 
 def choose_method(pending: PendingSignIn, session, kind: str, settings) -> bool:
@@ -329,7 +340,8 @@ def check_code(pending: PendingSignIn, raw_code: str, session, settings, client,
     if user.is_locked:
         return CheckResult(error=ACCOUNT_LOCKED, locked=True)
     method = next((m for m in methods.active_of(rows, settings) if m.kind == kind), None)
-    if method is None or (kind == BACKUP_CODES and backup_codes.remaining(user.id) == 0):
+    unused = backup_codes.remaining(user.id) if method is not None and kind == BACKUP_CODES else None
+    if method is None or unused == 0:
         return CheckResult(error="This method is not available. Try another way.")
     if settings.check_limit_enabled:
         limit = limits.hit("code-check", f"{user.id}:{kind}", settings.check_limit_attempts, settings.check_limit_seconds)
@@ -353,7 +365,8 @@ def check_code(pending: PendingSignIn, raw_code: str, session, settings, client,
     user_id = user.id
     if passed:
         if _record_sign_in(user_id, totp_step=totp_step):
-            return _finish(user, kind, session, settings, client, remember=remember)
+            left = unused - 1 if unused is not None else None  # backup codes left after this one
+            return _finish(user, kind, session, settings, client, remember=remember, backup_codes_left=left)
         # Locked or disabled by a parallel request, or a TOTP step already used (a replay): undo
         # the code's consumption, and answer from the row as it is now.
         db.session.rollback()
@@ -406,12 +419,14 @@ def _count_failure(pending_id, user_id, kind, error, settings, client) -> CheckR
     return CheckResult(error=error, counted=True)
 
 
-def _finish(user: User, kind: str, session, settings, client, *, remember: bool) -> CheckResult:
+def _finish(user: User, kind: str, session, settings, client, *, remember: bool,
+            backup_codes_left: int | None = None) -> CheckResult:
     """After _record_sign_in(): the event, the end of the pending sign-in, the remembered device."""
-    events.record(events.SIGN_IN, user=user, client=client, method=kind)
     if kind == BACKUP_CODES:
-        events.record(events.BACKUP_CODE_USED, user=user, client=client, method=kind)
-    clear_pending(session, commit=False)
+        events.record_each([events.SIGN_IN, events.BACKUP_CODE_USED], user=user, client=client, method=kind)
+    else:
+        events.record(events.SIGN_IN, user=user, client=client, method=kind)
+    clear_pending(session, commit=False, discard_codes=False)
     token = None
     if remember and settings.remember_device_days > 0:
         token = devices.remember(user, settings.remember_device_days, client=client)
@@ -423,7 +438,7 @@ def _finish(user: User, kind: str, session, settings, client, *, remember: bool)
         return CheckResult(ok=True, user=user)
     _commit_keeping(user)  # the mails below tell of what is committed
     if kind == BACKUP_CODES:
-        notify.backup_code_used(user, backup_codes.remaining(user.id), client=client)
+        notify.backup_code_used(user, backup_codes_left, client=client)
     if token:
         notify.device_remembered(user, settings.remember_device_days, client=client)
     return CheckResult(ok=True, user=user, device_token=token)

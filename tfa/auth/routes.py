@@ -90,7 +90,8 @@ def login():
         if step == signin.SETUP:
             return redirect_to(url_for("auth.setup"))
         pending, _ = signin.load_pending(session)
-        error = signin.send_code_if_needed(pending, session, s, client(), config=current_app.config)
+        error = signin.send_code_if_needed(pending, session, s, client(), config=current_app.config,
+                                           rows=result.methods)
         if error:
             flash(error, "error")
         return redirect_to(url_for("auth.verify"))

@@ -81,7 +81,14 @@ def _from_environment(config) -> MailSettings:
 
 
 def current_settings() -> MailSettings:
-    """The saved mail settings, or the environment presets when nothing is saved."""
+    """The saved mail settings, or the environment presets when nothing is saved (cached as the
+    platform settings are: tfa.settings.cached)."""
+    from tfa import settings
+
+    return settings.cached(KEY, _load)
+
+
+def _load() -> MailSettings:
     row = db.session.get(Setting, KEY)
     if row is None:
         return _from_environment(current_app.config)
@@ -109,6 +116,9 @@ def save_settings(new: MailSettings, *, password: str | None, actor, client) -> 
     events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
                   details={"section": KEY, "changes": changes, "secrets_changed": secrets_changed})
     db.session.commit()
+    from tfa import settings
+
+    settings.remember(KEY, new)
     return new
 
 

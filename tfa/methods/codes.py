@@ -41,11 +41,14 @@ def _hash(context_id: str, method: str, destination: str, code: str) -> str:
     return crypto.keyed_hash(f"sent:{context_id}:{method}:{destination}:{code}")
 
 
-def issue(user_id: int, *, purpose: str, context_id: str, method: str, destination: str, lifetime: int) -> str:
-    """A new code for this context and method, replacing any earlier one (the caller commits)."""
-    db.session.execute(
-        delete(SentCode).where(SentCode.context_id == context_id, SentCode.method == method)
-    )
+def issue(user_id: int, *, purpose: str, context_id: str, method: str, destination: str, lifetime: int,
+          replace: bool = True) -> str:
+    """A new code for this context and method, replacing any earlier one (the caller commits;
+    `replace=False` when the context is known to have none yet)."""
+    if replace:
+        db.session.execute(
+            delete(SentCode).where(SentCode.context_id == context_id, SentCode.method == method)
+        )
     code = new_code()
     now = utcnow()
     db.session.add(
@@ -96,22 +99,28 @@ class CheckResult:
 
 
 def check(context_id: str, method: str, destination: str, code: str) -> CheckResult:
-    """Check and consume the code sent for this context, method and destination (the caller commits)."""
+    """Check and consume the code sent for this context, method and destination (the caller commits).
+
+    A right code is consumed by one conditional UPDATE (unused, unexpired, this hash), so two
+    requests cannot both use it; only a failure looks the code up, to say why.
+    """
+    now = utcnow()
+    consumed = db.session.execute(
+        update(SentCode)
+        .where(SentCode.context_id == context_id, SentCode.method == method,
+               SentCode.code_hash == _hash(context_id, method, destination, code),
+               SentCode.used_at.is_(None), SentCode.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if consumed.rowcount == 1:
+        return CheckResult(OK, destination)
     sent = latest(context_id, method)
     if sent is None or sent.used_at is not None:
         return CheckResult(NOT_SENT)
-    if sent.expires_at <= utcnow():
+    if sent.expires_at <= now:
         return CheckResult(EXPIRED)
-    if not crypto.equals(sent.code_hash, _hash(context_id, method, destination, code)):
-        return CheckResult(INCORRECT)
-    consumed = db.session.execute(
-        update(SentCode)
-        .where(SentCode.id == sent.id, SentCode.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    # Another request used it first: the same answer as a wrong code.
-    return CheckResult(OK, sent.destination) if consumed.rowcount == 1 else CheckResult(INCORRECT)
+    return CheckResult(INCORRECT)
 
 
 def discard(context_id: str) -> None:

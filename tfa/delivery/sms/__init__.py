@@ -73,7 +73,14 @@ _PLAIN_FIELDS = [name for name in _STORED_FIELDS if not name.endswith("_encrypte
 
 
 def current_settings() -> SmsSettings:
-    """The saved SMS provider settings (empty when none)."""
+    """The saved SMS provider settings (empty when none), cached as the platform settings are
+    (tfa.settings.cached)."""
+    from tfa import settings
+
+    return settings.cached(KEY, _load)
+
+
+def _load() -> SmsSettings:
     row = db.session.get(Setting, KEY)
     known = {k: v for k, v in ((row.value if row else None) or {}).items() if k in _STORED_FIELDS}
     return replace(SmsSettings(), **known)
@@ -105,6 +112,9 @@ def save_settings(new: SmsSettings, *, secrets: dict, clear=(), actor, client) -
     events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
                   details={"section": KEY, "changes": changes, "secrets_changed": changed_secrets})
     db.session.commit()
+    from tfa import settings
+
+    settings.remember(KEY, new)
     return new
 
 
