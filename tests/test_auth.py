@@ -293,3 +293,22 @@ def test_a_signed_in_session_cannot_be_forged_as_a_cookie(app, client, user):
         {"_user_id": f"{user.id}:{user.session_token}"})
     client.set_cookie("tfa_session", real)
     assert client.get("/account/security").status_code == 302
+
+
+def test_a_visitor_cookie_lasts_while_it_is_used(client, user):
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from tfa.types import utcnow
+
+    start = utcnow()
+    with freeze_time(start) as clock:
+        client.get("/login")
+        clock.tick(timedelta(minutes=20))  # past half of the 30-minute idle limit: signed again
+        page = client.get("/login")
+        assert "tfa_session=" in page.headers.get("Set-Cookie", "")
+        clock.tick(timedelta(minutes=20))  # 40 minutes after the first visit, 20 after the last
+        response = client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                               "csrf_token": csrf_token(page)})
+        assert response.status_code == 303

@@ -43,3 +43,8 @@ def test_memory_window_forgets_idle_keys():
         clock.tick(LocalLimits.SWEEP_SECONDS + 61)
         limiter.hit("login", "late@example.com", 5, 60)
         assert list(limiter.attempts) == [("login", "late@example.com", 5, 60)]
+
+
+def test_a_limit_of_no_attempts_refuses_without_error():
+    result = LocalLimits().hit("send-user", "1", 0, 3600)
+    assert not result.allowed and result.retry_after == 3600

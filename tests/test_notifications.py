@@ -51,6 +51,19 @@ def test_failed_second_step_email_once_per_attempt(app, mail):
     assert len([m for m in mail.to(user.email) if "did not pass the second step" in m.subject]) == 2
 
 
+def test_failed_second_step_emails_cannot_be_turned_into_a_flood(app, mail):
+    from tfa.signin import FAILURE_MAILS_PER_HOUR
+
+    enable_platform(max_failures=0)  # no lockout, and the check limit off
+    user = gen_user()
+    totp = gen_totp(user)
+    client = app.test_client()
+    for _ in range(FAILURE_MAILS_PER_HOUR + 3):  # a new attempt each time, each with a wrong code
+        sign_in(client, user.email)
+        verify(client, wrong_for(totp))
+    assert len([m for m in mail.to(user.email) if "did not pass the second step" in m.subject]) == FAILURE_MAILS_PER_HOUR
+
+
 def test_lockout_email_to_user_and_notification_address(app, mail):
     enable_platform(max_failures=2, lockout_notification_email="security@example.com")
     user = gen_user()

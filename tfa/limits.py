@@ -60,6 +60,8 @@ class LocalLimits:
         self.next_sweep = time.monotonic() + self.SWEEP_SECONDS
 
     def hit(self, name: str, key: str, amount: int, seconds: int) -> LimitResult:
+        if amount <= 0:  # a limit of no attempts at all
+            return LimitResult(False, max(1, seconds))
         now = time.monotonic()
         with self.lock:
             if now >= self.next_sweep:

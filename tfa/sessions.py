@@ -80,6 +80,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.user_methods = user_methods or {}
         self.in_cookie = in_cookie  # it came from a signed cookie (an anonymous session)
         self.commit_pending_work = False  # see commit_with_session()
+        self.save_failed = False
 
 
 class ServerSessionInterface(SessionInterface):
@@ -91,14 +92,18 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
         if sid and "." in sid and len(sid) <= 4096:  # signed data, not an identifier
+            idle = app.config["SESSION_IDLE_MINUTES"] * 60
             try:
-                data = self._serializer(app).loads(sid, max_age=app.config["SESSION_IDLE_MINUTES"] * 60)
+                data, signed_at = self._serializer(app).loads(sid, max_age=idle, return_timestamp=True)
             except BadSignature:
                 return ServerSession()
             # Only what a visitor's session may hold is read from it, whatever was signed: being
             # signed in, or halfway through signing in, is only ever read from the server's store.
             data = data if isinstance(data, dict) else {}
-            return ServerSession({k: v for k, v in data.items() if self._anonymous_key(app, k)}, in_cookie=True)
+            session = ServerSession({k: v for k, v in data.items() if self._anonymous_key(app, k)}, in_cookie=True)
+            # Signed again once half its idle time has passed, so that it lasts while it is used.
+            session.modified = (utcnow() - signed_at).total_seconds() > idle / 2
+            return session
         if sid and len(sid) <= 128:
             id_hash = _hash(sid)
             rows = db.session.execute(_LOAD, {"id_hash": id_hash}).all()
@@ -122,12 +127,21 @@ class ServerSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
-        keep = session.commit_pending_work and response.status_code < 400
+        if session.save_failed:
+            return  # not again for the error page: the session stays as it was stored
+        keep = session.commit_pending_work
+        if keep and response.status_code >= 400:
+            # The work failed: neither it nor the session it would have led to is stored.
+            db.session.rollback()
+            return
         try:
             self._save(app, session, response, name, domain, path, keep)
-        finally:
-            if keep and db.session().in_transaction():
-                db.session.commit()  # the request's work, when the session needed no write
+        except BaseException:
+            session.save_failed = True
+            db.session.rollback()
+            raise
+        if keep and db.session().in_transaction():
+            db.session.commit()  # the request's work, when the session needed no write
 
     def _save(self, app, session, response, name, domain, path, keep):
         if not session:
@@ -156,13 +170,18 @@ class ServerSessionInterface(SessionInterface):
             new_hash, data = _hash(sid), dict(session)
             if not keep:
                 db.session.rollback()  # whatever the view left half-done is not committed with the session
-            # Renewing moves the row to the new identifier (the old one stops working) in one statement.
-            renamed = session.id_hash is not None and db.session.execute(_RENAME, {
-                "old_hash": session.id_hash, "new_hash": new_hash, "b_user_id": user_id, "b_data": data, "now": now,
-            }).rowcount == 1
-            if not renamed:
+            if session.id_hash is None:
                 db.session.execute(_INSERT, {"id_hash": new_hash, "user_id": user_id, "data": data,
                                              "created_at": now, "last_seen_at": now})
+            # Renewing moves the row to the new identifier (the old one stops working) in one
+            # statement. No row: the session was ended meanwhile (signed out, expired, ended by a
+            # password change or an administrator), and it is not brought back.
+            elif db.session.execute(_RENAME, {
+                "old_hash": session.id_hash, "new_hash": new_hash, "b_user_id": user_id, "b_data": data, "now": now,
+            }).rowcount != 1:
+                db.session.rollback()
+                response.delete_cookie(name, domain=domain, path=path)
+                return
             db.session.commit()
             session.sid = sid
             session.id_hash = _hash(sid)

@@ -5,6 +5,7 @@ or password, the same work either way), against skipping the second factor (the 
 lives on the server and grants nothing), and against guessing codes (limits, lockout that a
 correct password does not reset).
 """
+import hmac
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -67,7 +68,7 @@ def check_password(email: str, password: str, client, config) -> PasswordCheck:
 def complete(user: User, client, *, method: str | None = None) -> bool:
     """Record a finished sign-in without a second step and commit; False if the account was locked
     or disabled meanwhile."""
-    if not _record_sign_in(user.id):
+    if not _record_sign_in(user.id, user.session_token):
         db.session.rollback()
         return False
     events.record(events.SIGN_IN, user=user, client=client, method=method)
@@ -79,7 +80,8 @@ _USERS = User.__table__
 # Built once (Core, bound parameters): the one write every second step makes. Its WHERE is the check.
 _SIGN_IN = (
     update(_USERS)
-    .where(_USERS.c.id == bindparam("b_id"), _USERS.c.enabled.is_(True), _USERS.c.locked_at.is_(None))
+    .where(_USERS.c.id == bindparam("b_id"), _USERS.c.enabled.is_(True), _USERS.c.locked_at.is_(None),
+           _USERS.c.session_token == bindparam("b_token"))
     .values(failed_verifications=0, last_sign_in_at=bindparam("b_now"))
 )
 _SIGN_IN_TOTP = (
@@ -88,15 +90,16 @@ _SIGN_IN_TOTP = (
 )
 
 
-def _record_sign_in(user_id: int, *, totp_step: int | None = None) -> bool:
-    """Reset the failure counter and set the sign-in time, only while the account is enabled and
-    not locked, and (authenticator app) only for a step later than the last one accepted.
+def _record_sign_in(user_id: int, token: str, *, totp_step: int | None = None) -> bool:
+    """Reset the failure counter and set the sign-in time, only while the account is enabled, not
+    locked and has the session token `token` (no password change since), and (authenticator app)
+    only for a step later than the last one accepted.
 
     This UPDATE is where parallel checks of one user's codes meet: it takes the user row's lock, as
     every failure does, so a lockout committed by another process is seen here, and a TOTP step
     passes at most once. False: nothing was changed (the caller rolls back).
     """
-    params = {"b_id": user_id, "b_now": utcnow()}
+    params = {"b_id": user_id, "b_now": utcnow(), "b_token": token}
     if totp_step is None:
         return db.session.execute(_SIGN_IN, params).rowcount == 1
     return db.session.execute(_SIGN_IN_TOTP, {**params, "b_step": totp_step}).rowcount == 1
@@ -131,6 +134,7 @@ CODE_FORMAT = "Enter the 6-digit code"
 BACKUP_FORMAT = "Enter a backup code: 8 characters, letters a–f and digits"
 TOO_MANY_CHECKS = "Too many requests to check verification code"
 VERIFICATION_EXPIRED = "Verification time expired, sign in again"
+FAILURE_MAILS_PER_HOUR = 5  # "the second step failed" mails to one user
 
 
 @dataclass
@@ -140,6 +144,7 @@ class PendingSignIn:
     stage: str
     method: str | None
     expires_at: float  # Unix time
+    user_token: str  # the user's session token at the password step: a password change ends the sign-in
     codes_sent: bool = False
 
     @classmethod
@@ -149,7 +154,8 @@ class PendingSignIn:
         except TypeError:
             return None
         ok = (isinstance(pending.id, str) and isinstance(pending.user_id, int)
-              and pending.stage in (STAGE_VERIFY, STAGE_SETUP) and isinstance(pending.expires_at, (int, float)))
+              and pending.stage in (STAGE_VERIFY, STAGE_SETUP) and isinstance(pending.expires_at, (int, float))
+              and isinstance(pending.user_token, str))
         return pending if ok else None
 
 
@@ -207,6 +213,7 @@ def begin(user: User, rows: dict, session, settings, client, *, device_token: st
         stage=stage,
         method=main.kind if main is not None else None,
         expires_at=time.time() + settings.total_verification_time,
+        user_token=user.session_token,
     ))
     return VERIFY if stage == STAGE_VERIFY else SETUP
 
@@ -325,6 +332,7 @@ class CheckResult:
     retry_after: int = 0
     locked: bool = False
     counted: bool = False  # whether it counted as a failed verification
+    ended: bool = False  # the sign-in can no longer finish (the password was changed meanwhile)
     user: User | None = None  # on success: the signed-in user
     device_token: str | None = None  # on success, when the device is to be remembered: its cookie
 
@@ -339,6 +347,8 @@ def check_code(pending: PendingSignIn, raw_code: str, session, settings, client,
         return CheckResult(error=ACCOUNT_DISABLED)
     if user.is_locked:
         return CheckResult(error=ACCOUNT_LOCKED, locked=True)
+    if not hmac.compare_digest(user.session_token, pending.user_token):
+        return CheckResult(error=VERIFICATION_EXPIRED, ended=True)
     method = next((m for m in methods.active_of(rows, settings) if m.kind == kind), None)
     unused = backup_codes.remaining(user.id) if method is not None and kind == BACKUP_CODES else None
     if method is None or unused == 0:
@@ -364,17 +374,21 @@ def check_code(pending: PendingSignIn, raw_code: str, session, settings, client,
             passed, error = _check_sent_code(pending_id, method, code)
     user_id = user.id
     if passed:
-        if _record_sign_in(user_id, totp_step=totp_step):
+        if _record_sign_in(user_id, pending.user_token, totp_step=totp_step):
             left = unused - 1 if unused is not None else None  # backup codes left after this one
             return _finish(user, kind, session, settings, client, remember=remember, backup_codes_left=left)
         # Locked or disabled by a parallel request, or a TOTP step already used (a replay): undo
         # the code's consumption, and answer from the row as it is now.
         db.session.rollback()
-        state = db.session.execute(select(User.enabled, User.locked_at).where(User.id == user_id)).one()
+        state = db.session.execute(
+            select(User.enabled, User.locked_at, User.session_token).where(User.id == user_id)
+        ).one()
         if not state.enabled:
             return CheckResult(error=ACCOUNT_DISABLED)
         if state.locked_at is not None:
             return CheckResult(error=ACCOUNT_LOCKED, locked=True)
+        if state.session_token != pending.user_token:
+            return CheckResult(error=VERIFICATION_EXPIRED, ended=True)
     return _count_failure(pending_id, user_id, kind, error, settings, client)
 
 
@@ -408,6 +422,9 @@ def _count_failure(pending_id, user_id, kind, error, settings, client) -> CheckR
         if locked_now:
             events.record(events.LOCKOUT, user=user_id, client=client, method=kind, details={"failures": count})
     db.session.commit()
+    # And at most FAILURE_MAILS_PER_HOUR of them: sign-ins started over and over (by someone who
+    # has the password) must not turn the warning into a flood.
+    first_failure = first_failure and limits.hit("failure-mail", str(user_id), FAILURE_MAILS_PER_HOUR, 3600).allowed
     if locked_now or first_failure:
         user = db.session.get(User, user_id)
         if locked_now:
@@ -460,7 +477,7 @@ def finish_setup(session, settings, client) -> User | None:
         return None
     user, rows = methods.user_with_methods(user_id=pending.user_id)
     main = methods.main_of(rows, settings) if user is not None else None
-    if main is None or not _record_sign_in(user.id):
+    if main is None or not _record_sign_in(user.id, pending.user_token):
         db.session.rollback()
         return None
     events.record(events.SIGN_IN, user=user, client=client, method=main.kind)

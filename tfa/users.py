@@ -63,13 +63,17 @@ def create_user(email, password, *, name="", role=ROLE_USER, actor=None, client=
     return user
 
 
-def change_password(user: User, current: str, new: str, *, client=events.NO_CLIENT) -> None:
-    """Change the password after checking the current one; signs out every other session."""
+def change_password(user: User, current: str, new: str, *, client=events.NO_CLIENT, keep_sid=None) -> None:
+    """Change the password after checking the current one; ends every other session of the user
+    (and every sign-in of theirs halfway through), but the one whose id is `keep_sid`."""
+    from tfa import sessions
+
     if not passwords.verify_password(user.password_hash, current):
         raise AccountError("Current password is incorrect", field="current_password")
     if problem := passwords.password_problem(new):
         raise AccountError(problem, field="new_password")
     set_password(user, new)
+    sessions.end_sessions_of(user.id, keep_sid=keep_sid)
     events.record(events.PASSWORD_CHANGED, user=user, client=client)
     db.session.commit()
 

@@ -84,6 +84,7 @@ def login():
         if step == signin.SIGNED_IN:
             if not signin.complete(result.user, client()):
                 session.clear()
+                sessions.rotate(session)  # a CSRF token for the form shown again
                 form.password.errors.append(signin.ACCOUNT_LOCKED)
                 return render("auth/login.html", "auth/_login_form.html", status=422, form=form, next_url=next_url)
             return _finish_sign_in(result.user)
@@ -152,9 +153,9 @@ def verify_code():
     result = signin.check_code(pending, form.code.data, session, s, client(), remember=form.remember.data)
     if result.ok:
         return _finish_sign_in(result.user, device_token=result.device_token)
-    if result.locked:
+    if result.locked or result.ended:
         signin.clear_pending(session)
-        flash(signin.ACCOUNT_LOCKED, "error")
+        flash(signin.ACCOUNT_LOCKED if result.locked else signin.VERIFICATION_EXPIRED, "error")
         return redirect_to(url_for("auth.login"))
     pending, response = _pending_or_redirect()  # a parallel request may have finished it
     if response:

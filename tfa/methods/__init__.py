@@ -2,7 +2,7 @@
 
 Turning a method on or off forgets the user's remembered devices and tells the user by email.
 """
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from tfa import devices, events, notify
 from tfa.extensions import db
@@ -80,7 +80,11 @@ def enable(user, kind: str, *, client, secret_encrypted=None, destination=None, 
     method.secret_encrypted = secret_encrypted
     method.destination = destination
     if kind == TOTP and totp_step is not None:
-        user.totp_last_step = max(totp_step, user.totp_last_step or 0)
+        # Only ever raised, by the database itself: a value read earlier cannot lower it.
+        db.session.execute(
+            update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < totp_step))
+            .values(totp_last_step=totp_step).execution_options(synchronize_session=False)
+        )
     if kind != BACKUP_CODES and not any(r.is_main for k, r in rows.items() if k != kind):
         method.is_main = True
     devices.forget_all(user)

@@ -169,11 +169,11 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            users.change_password(current_user, form.current_password.data, form.new_password.data, client=client())
+            users.change_password(current_user, form.current_password.data, form.new_password.data, client=client(),
+                                  keep_sid=session.sid)
         except users.AccountError as error:
             form[error.field or "new_password"].errors.append(str(error))
         else:
-            sessions.end_sessions_of(current_user.id, keep_sid=session.sid)
             sessions.rotate(session)
             login_user(current_user)
             mark_confirmed()
