@@ -174,17 +174,23 @@ def save_two_factor(new: TwoFactorSettings, *, actor, client, mail_configured, s
     if errors:
         return errors
     old = two_factor()
-    row = db.session.get(Setting, KEY)
-    if row is None:
-        row = Setting(key=KEY, value={})
-        db.session.add(row)
-    row.value = new.as_dict()
     changed = {k: [v, getattr(new, k)] for k, v in old.as_dict().items() if getattr(new, k) != v}
-    events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
-                  details={"section": KEY, "changes": changed})
-    db.session.commit()
-    remember(KEY, new)
+    store(KEY, new.as_dict(), new, actor=actor, client=client, details={"changes": changed})
     return {}
+
+
+def store(key: str, stored: dict, value, *, actor, client, details: dict) -> None:
+    """Save a settings document (`stored`: its JSON; `value`: what cached() returns for it from
+    now on), record who changed what (`details`: never a secret's value), and commit."""
+    row = db.session.get(Setting, key)
+    if row is None:
+        row = Setting(key=key, value={})
+        db.session.add(row)
+    row.value = stored
+    events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
+                  details={"section": key, **details})
+    db.session.commit()
+    remember(key, value)
 
 
 def update_two_factor(**changes) -> TwoFactorSettings:

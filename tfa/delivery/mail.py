@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, replace
 import flask_mail
 from flask import current_app
 
-from tfa import crypto, events
+from tfa import crypto
 from tfa.delivery import DeliveryError
 from tfa.extensions import db
+from tfa.settings import cached, store
 from tfa.models import Setting
 
 log = logging.getLogger("tfa.delivery.mail")
@@ -83,9 +84,7 @@ def _from_environment(config) -> MailSettings:
 def current_settings() -> MailSettings:
     """The saved mail settings, or the environment presets when nothing is saved (cached as the
     platform settings are: tfa.settings.cached)."""
-    from tfa import settings
-
-    return settings.cached(KEY, _load)
+    return cached(KEY, _load)
 
 
 def _load() -> MailSettings:
@@ -101,11 +100,6 @@ def save_settings(new: MailSettings, *, password: str | None, actor, client) -> 
     old = current_settings()
     encrypted = crypto.encrypt(password).decode("ascii") if password else old.password_encrypted
     new = replace(new, password_encrypted=encrypted, source="saved")
-    row = db.session.get(Setting, KEY)
-    if row is None:
-        row = Setting(key=KEY, value={})
-        db.session.add(row)
-    row.value = new.stored()
     changes = {
         name: [getattr(old, name), getattr(new, name)]
         for name in ("host", "port", "security", "username", "sender", "timeout")
@@ -113,12 +107,8 @@ def save_settings(new: MailSettings, *, password: str | None, actor, client) -> 
     }
     # Only the fact that a secret changed, never its value.
     secrets_changed = ["password"] if password else []
-    events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
-                  details={"section": KEY, "changes": changes, "secrets_changed": secrets_changed})
-    db.session.commit()
-    from tfa import settings
-
-    settings.remember(KEY, new)
+    store(KEY, new.stored(), new, actor=actor, client=client,
+             details={"changes": changes, "secrets_changed": secrets_changed})
     return new
 
 

@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, replace
 
 from flask import current_app
 
-from tfa import crypto, events
+from tfa import crypto
 from tfa.delivery import DeliveryError
 from tfa.extensions import db
+from tfa.settings import cached, store
 from tfa.models import Setting
 
 KEY = "sms"
@@ -75,9 +76,7 @@ _PLAIN_FIELDS = [name for name in _STORED_FIELDS if not name.endswith("_encrypte
 def current_settings() -> SmsSettings:
     """The saved SMS provider settings (empty when none), cached as the platform settings are
     (tfa.settings.cached)."""
-    from tfa import settings
-
-    return settings.cached(KEY, _load)
+    return cached(KEY, _load)
 
 
 def _load() -> SmsSettings:
@@ -102,19 +101,10 @@ def save_settings(new: SmsSettings, *, secrets: dict, clear=(), actor, client) -
                 changed_secrets.append(name)
         else:
             new = replace(new, **{f"{name}_encrypted": getattr(old, f"{name}_encrypted")})
-    row = db.session.get(Setting, KEY)
-    if row is None:
-        row = Setting(key=KEY, value={})
-        db.session.add(row)
-    row.value = asdict(new)
     changes = {name: [getattr(old, name), getattr(new, name)]
                for name in sorted(_PLAIN_FIELDS) if getattr(old, name) != getattr(new, name)}
-    events.record(events.SETTINGS_CHANGED, actor=actor, user=actor, client=client,
-                  details={"section": KEY, "changes": changes, "secrets_changed": changed_secrets})
-    db.session.commit()
-    from tfa import settings
-
-    settings.remember(KEY, new)
+    store(KEY, asdict(new), new, actor=actor, client=client,
+             details={"changes": changes, "secrets_changed": changed_secrets})
     return new
 
 
