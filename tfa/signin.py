@@ -218,11 +218,12 @@ def begin(user: User, rows: dict, session, settings, client, *, device_token: st
     return VERIFY if stage == STAGE_VERIFY else SETUP
 
 
-def user_with_methods(session, pending: PendingSignIn):
+def user_with_methods(session, pending: PendingSignIn, *, fresh: bool = False):
     """The pending user and their method rows: as loaded with the session at the start of this
-    request (tfa.sessions), else read now."""
+    request (tfa.sessions), else — or when `fresh`, because this request has committed since —
+    read now."""
     user = getattr(session, "user", None)
-    if user is not None and user.id == pending.user_id:
+    if not fresh and user is not None and user.id == pending.user_id:
         return user, session.user_methods
     return methods.user_with_methods(user_id=pending.user_id)
 

@@ -112,7 +112,8 @@ def _pending_or_redirect():
 
 def _verify_panel(pending, form=None, status=200, message=None):
     s = settings.two_factor()
-    _, rows = signin.user_with_methods(session, pending)
+    # After a POST the request may have committed (a failed check, a send): read the methods again.
+    _, rows = signin.user_with_methods(session, pending, fresh=request.method != "GET")
     active = signin.methods.active_of(rows, s)
     kinds = signin.usable_kinds(pending.user_id, active)
     method = next((m for m in active if m.kind == pending.method), None)
