@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-__all__ = ["InvalidToken", "encrypt", "decrypt", "keyed_hash", "equals", "rotate", "init_app"]
+__all__ = ["InvalidToken", "encrypt", "decrypt", "keyed_hash", "rotate", "init_app"]
 
 
 def _derive(secret, info):
@@ -61,9 +61,3 @@ def rotate(token: bytes) -> bytes:
 def keyed_hash(value: str) -> str:
     """HMAC-SHA256 of a value under the application's hash key, as hex."""
     return hmac.new(_keys().hmac_key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def equals(a: str, b: str) -> bool:
-    """Constant-time string comparison."""
-    return hmac.compare_digest(a.encode(), b.encode())
-
