@@ -72,6 +72,8 @@ class Config:
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
+    # Threads per verify (the hash does not depend on it): 1 costs the least CPU per sign-in.
+    ARGON2_THREADS = _int("ARGON2_THREADS", 1)
 
     # Sign-in attempts: "N per S seconds", per client IP and per account.
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30/300")
