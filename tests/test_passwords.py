@@ -95,3 +95,21 @@ def test_a_hash_with_older_parameters_signs_in_and_is_rehashed(app, client):
     assert user.password_hash != old
     assert "$m=1024,t=1,p=1$" in user.password_hash
     assert passwords.verify_password(user.password_hash, PASSWORD)
+
+
+def test_without_callbacks_argon2_cffi_verifies(app, monkeypatch):
+    """A host that forbids writable code cannot make the allocation callbacks: sign-in still works."""
+
+    class NoCallbacks:
+        def callback(self, *args, **kwargs):
+            raise MemoryError("Cannot allocate write+execute memory for ffi.callback()")
+
+    monkeypatch.setattr(passwords, "ffi", NoCallbacks())
+    hasher = PasswordHasher(**PARAMS[0])
+    verifier = Verifier(hasher)
+    encoded = hasher.hash(PASSWORD)
+    assert verifier.verify(encoded, PASSWORD) is None
+    app.extensions["tfa_verifier"] = verifier
+    good = passwords.hash_password(PASSWORD)
+    assert passwords.verify_password(good, PASSWORD)
+    assert not passwords.verify_password(good, "not the password")

@@ -44,14 +44,19 @@ class Verifier:
         self._idle: list[tuple[mmap.mmap, object]] = []  # at most one buffer waits for the next verify
         self._busy: dict[int, tuple[mmap.mmap, object]] = {}
         error = lib.ARGON2_MEMORY_ALLOCATION_ERROR
-        self._allocate_cb = ffi.callback("int(uint8_t **, size_t)", self._allocate, error=error)
-        self._free_cb = ffi.callback("void(uint8_t *, size_t)", self._free)
+        try:
+            self._allocate_cb = ffi.callback("int(uint8_t **, size_t)", self._allocate, error=error)
+            self._free_cb = ffi.callback("void(uint8_t *, size_t)", self._free)
+        except (MemoryError, OSError, RuntimeError):  # a host that forbids writable code (W^X)
+            self._allocate_cb = None
 
     def _allocate(self, memory, size):
         with self._lock:
             kept = self._idle.pop() if self._idle and len(self._idle[-1][0]) == size else None
         if kept is None:
             buffer = mmap.mmap(-1, size)  # anonymous and private: pages come zeroed, on first touch
+            if hasattr(mmap, "MADV_DONTDUMP"):
+                buffer.madvise(mmap.MADV_DONTDUMP)  # a crash in the middle of a verify dumps none of it
             kept = (buffer, ffi.from_buffer("uint8_t[]", buffer))
         address = ffi.cast("uint8_t *", kept[1])
         with self._lock:
@@ -70,6 +75,8 @@ class Verifier:
         kept[0].close()
 
     def verify(self, encoded: str, password: str) -> bool | None:
+        if self._allocate_cb is None:
+            return None
         try:
             params = extract_parameters(encoded)
         except InvalidHashError:
