@@ -191,9 +191,14 @@ def finish_and_sign_out(browser, user, rec, check_old_session):
             raise FlowError("after_logout", f"old session still opens the security page (HTTP {response.status})")
 
 
+_LOADED = {}  # path -> users, read once before the workers fork (not inside the timed window)
+
+
 def load_users(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    if path not in _LOADED:
+        with open(path) as f:
+            _LOADED[path] = [json.loads(line) for line in f if line.strip()]
+    return _LOADED[path]
 
 
 def _users_for(worker, workers, users, start, count):
@@ -357,6 +362,8 @@ def main(argv=None):
     opts = vars(parser.parse_args(argv))
     if opts["mode"] != "bare" and not opts["users"]:
         parser.error("--users is required")
+    if opts["users"]:
+        load_users(opts["users"])
     if opts["mode"] == "flows" and not opts["count"]:
         opts["count"] = len(load_users(opts["users"])) - opts["start"]
     result = {"flows": cmd_flows, "bare": cmd_bare, "totp": cmd_totp}[opts["mode"]](opts)
