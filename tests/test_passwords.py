@@ -85,6 +85,7 @@ def test_verify_password_refuses_malformed_and_missing_hashes(app):
     assert not passwords.verify_password("", PASSWORD)
     for bad in ["garbage", good[:-10], good.replace("$argon2id$", "$argon2x$"), good.rsplit("$", 1)[0] + "$!!"]:
         assert passwords.verify_password(bad, PASSWORD) is False
+    assert passwords.verify_password(good, "lone \ud800 surrogate") is False
 
 
 def test_a_hash_with_older_parameters_signs_in_and_is_rehashed(app, client):

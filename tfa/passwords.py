@@ -90,7 +90,10 @@ class Verifier:
                          for part in encoded.rsplit("$", 2)[1:])
         except (binascii.Error, ValueError):
             return None
-        secret = password.encode("utf-8")
+        try:
+            secret = password.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no password has one
+            return False
         out = ffi.new("uint8_t[]", max(len(tag), 1))
         context = ffi.new("argon2_context *", {
             "out": out, "outlen": len(tag),
