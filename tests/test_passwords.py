@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from tests.conftest import PASSWORD, gen_user, sign_in
 from tfa import passwords
@@ -37,11 +38,16 @@ def test_kept_memory_is_wiped_and_reused():
     verifier = Verifier(hasher)
     encoded = hasher.hash(PASSWORD)
     assert verifier.verify(encoded, PASSWORD)
-    (kept,) = verifier.kept_buffers()
-    assert len(kept) == 2048 * 1024
-    assert kept[:].count(0) == len(kept), "memory derived from the password was left in the buffer"
+    (kept,) = verifier.kept()
+    identity, size, wiped = kept
+    assert size == 2048 * 1024
+    assert wiped, "memory derived from the password was left in the buffer"
     assert verifier.verify(encoded, "wrong password") is False
-    assert verifier.kept_buffers() == [kept]
+    assert verifier.kept() == [kept]
+
+
+def test_the_bundled_library_wipes_its_memory():
+    assert passwords._library_wipes_memory()
 
 
 def test_parallel_verifies_each_get_their_own_memory():
@@ -53,7 +59,7 @@ def test_parallel_verifies_each_get_their_own_memory():
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(lambda job: verifier.verify(job[0], job[1]), jobs * 3))
     assert answers == [expected for _, _, expected in jobs * 3]
-    assert len(verifier.kept_buffers()) == 1  # one kept; the others were given back
+    assert len(verifier.kept()) == 1  # one kept; the others were given back
 
 
 @pytest.mark.parametrize("params", [
@@ -65,6 +71,39 @@ def test_parallel_verifies_each_get_their_own_memory():
 def test_hashes_with_other_parameters_are_left_to_argon2_cffi(params):
     verifier = Verifier(PasswordHasher(**PARAMS[0]))
     assert verifier.verify(PasswordHasher(**params).hash(PASSWORD), PASSWORD) is None
+
+
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _stray_bits(part):
+    """The same bytes in base64 with a non-zero leftover bit in the last character."""
+    return part[:-1] + B64[B64.index(part[-1]) ^ 1]
+
+
+def test_only_the_form_argon2_cffi_writes_is_verified_here():
+    """Strings libargon2's decoder refuses are never accepted by the verifier, with the right password."""
+    hasher = PasswordHasher(**PARAMS[0])
+    verifier = Verifier(hasher)
+    good = hasher.hash(PASSWORD)
+    prefix, salt, tag = good.rsplit("$", 2)
+    for odd in [
+        good.replace("m=1024,t=1,p=1", "t=1,m=1024,p=1"),
+        good.replace("v=19$m=1024,t=1,p=1", "m=1024$v=19,t=1,p=1"),
+        good.replace("m=1024,", "m=1024,m=1024,"),
+        good.replace("t=1", "t=+1"),
+        good + "=",
+        f"{prefix}${salt}${_stray_bits(tag)}",
+        f"{prefix}${_stray_bits(salt)}${tag}",
+    ]:
+        with pytest.raises((VerificationError, InvalidHashError)):
+            hasher.verify(odd, PASSWORD)
+        assert verifier.verify(odd, PASSWORD) is None, odd
+
+
+def test_the_verifier_can_be_turned_off():
+    hasher = PasswordHasher(**PARAMS[0])
+    assert Verifier(hasher, enabled=False).verify(hasher.hash(PASSWORD), PASSWORD) is None
 
 
 def test_malformed_hashes_are_not_verified():
@@ -114,3 +153,9 @@ def test_without_callbacks_argon2_cffi_verifies(app, monkeypatch):
     good = passwords.hash_password(PASSWORD)
     assert passwords.verify_password(good, PASSWORD)
     assert not passwords.verify_password(good, "not the password")
+
+
+def test_the_verifier_stays_off_where_the_library_would_leave_memory_unwiped(monkeypatch):
+    monkeypatch.setattr(passwords, "_library_wipes_memory", lambda: False)
+    hasher = PasswordHasher(**PARAMS[0])
+    assert Verifier(hasher).verify(hasher.hash(PASSWORD), PASSWORD) is None

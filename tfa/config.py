@@ -74,6 +74,9 @@ class Config:
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
     # Threads per verify (the hash does not depend on it): 1 costs the least CPU per sign-in.
     ARGON2_THREADS = _int("ARGON2_THREADS", 1)
+    # Keep a verify's memory for the next one (tfa.passwords.Verifier): a fifth less CPU per verify,
+    # for one page of writable code that cffi's callbacks need. Off: argon2-cffi's own verify.
+    ARGON2_KEEP_MEMORY = _bool("ARGON2_KEEP_MEMORY", True)
 
     # Sign-in attempts: "N per S seconds", per client IP and per account.
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30/300")

@@ -32,17 +32,22 @@ class Verifier:
     `threads` is how many threads fill the lanes (the hash does not depend on it). One thread
     costs the least CPU, which is what bounds sign-ins per second; more lower one verify's latency.
 
-    `verify` answers None for hashes made with other parameters or in another form: the caller then
-    uses argon2-cffi's own verify.
+    `verify` answers None for hashes made with other parameters or in another form than argon2-cffi
+    writes: the caller then uses argon2-cffi's own verify. So it does when the verifier is off
+    (`enabled=False`), when callbacks cannot be made (they need a page of writable code, which some
+    hosts forbid), or when this build of the library does not wipe the memory itself.
     """
 
-    def __init__(self, hasher: PasswordHasher, threads: int = 1):
+    def __init__(self, hasher: PasswordHasher, threads: int = 1, enabled: bool = True, _probe: bool = False):
         self.type, self.version = hasher.type, lib.ARGON2_VERSION_NUMBER
         self.time_cost, self.memory_cost, self.lanes = hasher.time_cost, hasher.memory_cost, hasher.parallelism
         self.threads = max(1, min(threads, self.lanes))
         self._lock = threading.Lock()
         self._idle: list[tuple[mmap.mmap, object]] = []  # at most one buffer waits for the next verify
         self._busy: dict[int, tuple[mmap.mmap, object]] = {}
+        self._allocate_cb = self._free_cb = None
+        if not enabled or not (_probe or _library_wipes_memory()):
+            return
         error = lib.ARGON2_MEMORY_ALLOCATION_ERROR
         try:
             self._allocate_cb = ffi.callback("int(uint8_t **, size_t)", self._allocate, error=error)
@@ -90,15 +95,19 @@ class Verifier:
                          for part in encoded.rsplit("$", 2)[1:])
         except (binascii.Error, ValueError):
             return None
-        try:
-            secret = password.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: no password has one
-            return False
+        # Only the exact form argon2-cffi writes: no reordered or repeated parameters, no padding,
+        # no stray bits in the last base64 character (libargon2's own decoder refuses those).
+        if encoded != (f"$argon2{self.type.name.lower()}$v={self.version}$m={self.memory_cost},"
+                       f"t={self.time_cost},p={self.lanes}${_b64(salt)}${_b64(tag)}"):
+            return None
+        secret = password.encode("utf-8")
         out = ffi.new("uint8_t[]", max(len(tag), 1))
+        # Named, so that they live until argon2_ctx returns (the struct does not hold them).
+        pwd, salt_buffer = ffi.from_buffer("uint8_t[]", secret), ffi.from_buffer("uint8_t[]", salt)
         context = ffi.new("argon2_context *", {
             "out": out, "outlen": len(tag),
-            "pwd": ffi.from_buffer("uint8_t[]", secret), "pwdlen": len(secret),
-            "salt": ffi.from_buffer("uint8_t[]", salt), "saltlen": len(salt),
+            "pwd": pwd, "pwdlen": len(secret),
+            "salt": salt_buffer, "saltlen": len(salt),
             "t_cost": self.time_cost, "m_cost": self.memory_cost,
             "lanes": self.lanes, "threads": self.threads, "version": self.version,
             "allocate_cbk": self._allocate_cb, "free_cbk": self._free_cb,
@@ -108,10 +117,26 @@ class Verifier:
             return None
         return hmac.compare_digest(ffi.buffer(out, len(tag))[:], tag)
 
-    def kept_buffers(self) -> list[mmap.mmap]:
-        """The memory waiting for the next verify (tests look into it)."""
+    def kept(self) -> list[tuple[int, int, bool]]:
+        """The memory waiting for the next verify: (identity, size, all zeros) of each buffer."""
         with self._lock:
-            return [buffer for buffer, _ in self._idle]
+            return [(id(buffer), len(buffer), buffer[:].count(0) == len(buffer)) for buffer, _ in self._idle]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+@lru_cache(maxsize=1)
+def _library_wipes_memory() -> bool:
+    """Whether this build of libargon2 wipes its memory before giving it to the free callback.
+
+    The bundled library does (clear_internal_memory); an old system library built without that
+    would leave password-derived memory in the kept buffer, so the verifier stays off there.
+    """
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    probe = Verifier(hasher, _probe=True)
+    return bool(probe.verify(hasher.hash("probe"), "probe")) and all(wiped for _, _, wiped in probe.kept())
 
 
 def init_app(app):
@@ -121,7 +146,8 @@ def init_app(app):
         parallelism=app.config["ARGON2_PARALLELISM"],
         type=Type.ID,
     )
-    app.extensions["tfa_verifier"] = Verifier(hasher, threads=app.config["ARGON2_THREADS"])
+    app.extensions["tfa_verifier"] = Verifier(hasher, threads=app.config["ARGON2_THREADS"],
+                                              enabled=app.config["ARGON2_KEEP_MEMORY"])
     # Verified against when the email is unknown, so timing does not tell accounts apart.
     app.extensions["tfa_dummy_hash"] = hasher.hash("not a password")
 
@@ -138,13 +164,18 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; spends the same time when there is no hash."""
     encoded = password_hash or current_app.extensions["tfa_dummy_hash"]
+    usable = True
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no password has one; the same time is spent
+        password, usable = "", False
     matched = current_app.extensions["tfa_verifier"].verify(encoded, password)
     if matched is None:  # other parameters or an older form: argon2-cffi's own verify
         try:
             matched = _hasher().verify(encoded, password)
         except (VerificationError, InvalidHashError):
             matched = False
-    return matched and bool(password_hash)
+    return matched and usable and bool(password_hash)
 
 
 def needs_rehash(password_hash: str) -> bool:
