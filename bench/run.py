@@ -230,7 +230,7 @@ def _verify_cpu(verify, hashed, rounds):
     return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
 
 
-def _verifier(threads=None):
+def _verifier():
     from argon2 import PasswordHasher
 
     from tfa.config import Config
@@ -238,7 +238,7 @@ def _verifier(threads=None):
 
     hasher = PasswordHasher(time_cost=Config.ARGON2_TIME_COST, memory_cost=Config.ARGON2_MEMORY_COST,
                             parallelism=Config.ARGON2_PARALLELISM)
-    return hasher, Verifier(hasher, threads=Config.ARGON2_THREADS if threads is None else threads)
+    return hasher, Verifier(hasher, threads=Config.ARGON2_THREADS, enabled=Config.ARGON2_KEEP_MEMORY)
 
 
 def _busy_core(args):
