@@ -16,14 +16,17 @@ PARALLEL = 20
 
 
 def _race(clients, code):
-    """POST the same code from every client at once; returns "signed in" or the status of each."""
+    """POST a code from every client at once; returns "signed in" or the status of each.
+
+    `code` is the same code for all, or a function of the client's index."""
+    code_of = code if callable(code) else (lambda i: code)
     tokens = [csrf_token(c.get("/login/verify")) for c in clients]
     barrier = threading.Barrier(len(clients))
     statuses = [None] * len(clients)
 
     def attempt(i):
         barrier.wait()
-        response = clients[i].post("/login/verify", data={"csrf_token": tokens[i], "code": code})
+        response = clients[i].post("/login/verify", data={"csrf_token": tokens[i], "code": code_of(i)})
         # Signed in: a redirect to the start page (a finished attempt elsewhere sends others to /login).
         statuses[i] = "signed in" if response.headers.get("Location") == "/" else response.status_code
 
@@ -40,6 +43,23 @@ def many(app):
     app.config.update(LOGIN_LIMIT_PER_ACCOUNT="1000/60", LOGIN_LIMIT_PER_IP="1000/60")
     enable_platform(max_failures=0)
     return app
+
+
+def _sharing_one_email_sign_in(many):
+    """The emailed code of a sign-in halfway through, and PARALLEL clients holding its session."""
+    user = gen_user()
+    gen_email(user)
+    first = many.test_client()
+    sign_in(first, user.email)
+    body = db.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
+    code = next(w for w in body.split() if w.isdigit() and len(w) == 6)
+    cookie = first.get_cookie("tfa_session").value
+    clients = []
+    for _ in range(PARALLEL):
+        c = many.test_client()
+        c.set_cookie("tfa_session", cookie)
+        clients.append(c)
+    return code, clients
 
 
 def test_one_backup_code_in_20_parallel_requests_signs_in_once(many):
@@ -70,18 +90,7 @@ def test_one_totp_code_in_20_parallel_requests_signs_in_once(many):
 
 
 def test_one_email_code_in_20_parallel_requests_signs_in_once(many):
-    user = gen_user()
-    gen_email(user)
-    first = many.test_client()
-    sign_in(first, user.email)
-    body = db.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
-    code = next(w for w in body.split() if w.isdigit() and len(w) == 6)
-    cookie = first.get_cookie("tfa_session").value
-    clients = []
-    for _ in range(PARALLEL):
-        c = many.test_client()
-        c.set_cookie("tfa_session", cookie)
-        clients.append(c)
+    code, clients = _sharing_one_email_sign_in(many)
     statuses = _race(clients, code)
     assert statuses.count("signed in") == 1, statuses
 
@@ -90,32 +99,8 @@ def test_one_email_code_in_20_parallel_requests_signs_in_once(many):
 def test_right_and_wrong_codes_in_parallel_sign_in_once_without_errors(many, round_):
     # Wrong codes count failures (user row, then pending sign-in) while the right one finishes the
     # sign-in: both must take their locks in the same order, or PostgreSQL aborts one of them.
-    user = gen_user()
-    gen_email(user)
-    first = many.test_client()
-    sign_in(first, user.email)
-    body = db.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
-    code = next(w for w in body.split() if w.isdigit() and len(w) == 6)
+    code, clients = _sharing_one_email_sign_in(many)
     wrong = "000000" if code != "000000" else "111111"
-    cookie = first.get_cookie("tfa_session").value
-    clients = []
-    for _ in range(PARALLEL):
-        c = many.test_client()
-        c.set_cookie("tfa_session", cookie)
-        clients.append(c)
-    tokens = [csrf_token(c.get("/login/verify")) for c in clients]
-    barrier = threading.Barrier(PARALLEL)
-    results = [None] * PARALLEL
-
-    def attempt(i):
-        barrier.wait()
-        response = clients[i].post("/login/verify", data={"csrf_token": tokens[i], "code": code if i % 2 else wrong})
-        results[i] = "signed in" if response.headers.get("Location") == "/" else response.status_code
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(PARALLEL)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = _race(clients, lambda i: code if i % 2 else wrong)
     assert results.count("signed in") == 1, results
     assert all(r == "signed in" or 400 <= r < 500 or r == 303 for r in results), results
