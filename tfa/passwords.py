@@ -11,7 +11,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from argon2 import PasswordHasher, Type, extract_parameters
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.low_level import ffi, lib
 from flask import current_app
@@ -42,6 +42,9 @@ class Verifier:
         self.type, self.version = hasher.type, lib.ARGON2_VERSION_NUMBER
         self.time_cost, self.memory_cost, self.lanes = hasher.time_cost, hasher.memory_cost, hasher.parallelism
         self.threads = max(1, min(threads, self.lanes))
+        # Hashes this verifier takes: exactly what argon2-cffi writes with these parameters.
+        self._prefix = (f"$argon2{self.type.name.lower()}$v={self.version}"
+                        f"$m={self.memory_cost},t={self.time_cost},p={self.lanes}$")
         self._lock = threading.Lock()
         self._idle: list[tuple[mmap.mmap, object]] = []  # at most one buffer waits for the next verify
         self._busy: dict[int, tuple[mmap.mmap, object]] = {}
@@ -82,23 +85,16 @@ class Verifier:
     def verify(self, encoded: str, password: str) -> bool | None:
         if self._allocate_cb is None:
             return None
-        try:
-            params = extract_parameters(encoded)
-        except InvalidHashError:
+        if not encoded.startswith(self._prefix):
             return None
-        if (params.type, params.version, params.time_cost, params.memory_cost, params.parallelism) != (
-            self.type, self.version, self.time_cost, self.memory_cost, self.lanes
-        ):
-            return None
+        salt_text, _, tag_text = encoded[len(self._prefix):].partition("$")
         try:
             salt, tag = (base64.b64decode(part + "=" * (-len(part) % 4), validate=True)
-                         for part in encoded.rsplit("$", 2)[1:])
+                         for part in (salt_text, tag_text))
         except (binascii.Error, ValueError):
             return None
-        # Only the exact form argon2-cffi writes: no reordered or repeated parameters, no padding,
-        # no stray bits in the last base64 character (libargon2's own decoder refuses those).
-        if encoded != (f"$argon2{self.type.name.lower()}$v={self.version}$m={self.memory_cost},"
-                       f"t={self.time_cost},p={self.lanes}${_b64(salt)}${_b64(tag)}"):
+        # No padding and no stray bits in the last base64 character: libargon2's decoder refuses those.
+        if _b64(salt) != salt_text or _b64(tag) != tag_text:
             return None
         secret = password.encode("utf-8")
         out = ffi.new("uint8_t[]", max(len(tag), 1))
